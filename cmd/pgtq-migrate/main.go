@@ -1,0 +1,183 @@
+// Command pgtq-migrate installs and upgrades PGTQ's schemas (pgmq and pgtq) in a PostgreSQL database.
+//
+// Usage:
+//
+//	pgtq-migrate [--database-url URL] up|down|redo|status|version
+//
+// The connection comes from --database-url, else DATABASE_URL, else the standard PG* environment variables
+// (PGHOST, PGPORT, PGUSER, PGDATABASE, ...). Exit codes: 0 success, 1 the database failed (unreachable, a
+// migration failed), 2 bad usage or a malformed URL.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgtq/pgtq/migrate"
+)
+
+// usageError marks errors that exit with code 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err == nil {
+		return
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	fmt.Fprintln(os.Stderr, "pgtq-migrate:", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		os.Exit(2)
+	}
+	os.Exit(1)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("pgtq-migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	databaseURL := fs.String("database-url", "", "PostgreSQL connection URL (default: $DATABASE_URL, else the PG* environment variables)")
+	timeout := fs.Duration("connect-timeout", 10*time.Second, "how long to wait for the server")
+	verbose := fs.Bool("v", false, "log each migration")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: pgtq-migrate [flags] up|down|redo|status|version")
+		fmt.Fprintln(stderr, "  up       apply pending migrations and the function files (idempotent)")
+		fmt.Fprintln(stderr, "  down     roll back the most recent migration")
+		fmt.Fprintln(stderr, "  redo     roll back the most recent migration and apply it again")
+		fmt.Fprintln(stderr, "  status   list migrations and whether the function files match this binary")
+		fmt.Fprintln(stderr, "  version  print the current migration version")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return usageError{errors.New("expected exactly one command: up, down, redo, status or version")}
+	}
+	command := fs.Arg(0)
+	switch command {
+	case "up", "down", "redo", "status", "version":
+	default:
+		fs.Usage()
+		return usageError{fmt.Errorf("unknown command %q", command)}
+	}
+
+	url := *databaseURL
+	if url == "" {
+		url = os.Getenv("DATABASE_URL")
+	}
+	// An empty string makes pgx read the PG* environment variables.
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return usageError{fmt.Errorf("invalid database URL: %w", err)}
+	}
+	cfg.MaxConns = 2
+	connectCtx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(connectCtx, cfg)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer pool.Close()
+	if err := pool.Ping(connectCtx); err != nil {
+		return fmt.Errorf("connect to %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
+	}
+
+	logger := slog.New(slog.DiscardHandler)
+	if *verbose {
+		logger = slog.New(slog.NewTextHandler(stderr, nil))
+	}
+	m, err := migrate.New(pool, &migrate.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+
+	switch command {
+	case "up", "down", "redo":
+		var res *migrate.Result
+		switch command {
+		case "up":
+			res, err = m.Up(ctx)
+		case "down":
+			res, err = m.Down(ctx)
+		default:
+			res, err = m.Redo(ctx)
+		}
+		if res != nil {
+			printResult(stdout, command, res)
+		}
+		return err
+	case "version":
+		v, err := m.Version(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, v)
+		return nil
+	default:
+		st, err := m.Status(ctx)
+		if err != nil {
+			return err
+		}
+		printStatus(stdout, st)
+		return nil
+	}
+}
+
+func printResult(w io.Writer, command string, res *migrate.Result) {
+	for _, r := range res.Migrations {
+		if r.Error != nil {
+			fmt.Fprintf(w, "FAILED %s %s: %v\n", r.Direction, r.Source.Path, r.Error)
+			continue
+		}
+		fmt.Fprintf(w, "%-4s %s (%s)\n", r.Direction, r.Source.Path, r.Duration.Round(time.Millisecond))
+	}
+	switch {
+	case res.FunctionsApplied:
+		fmt.Fprintln(w, "functions applied")
+	case len(res.Migrations) == 0 && command == "up":
+		fmt.Fprintln(w, "no change: schema is up to date")
+	}
+	fmt.Fprintf(w, "version %d\n", res.Version)
+}
+
+func printStatus(w io.Writer, st *migrate.Status) {
+	for _, s := range st.Migrations {
+		applied := "pending"
+		if s.State == "applied" {
+			applied = "applied " + s.AppliedAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(w, "%-40s %s\n", s.Source.Path, applied)
+	}
+	fmt.Fprintf(w, "version %d of %d\n", st.Version, st.LatestVersion)
+	switch {
+	case st.FunctionsHash == "":
+		fmt.Fprintln(w, "functions: not applied")
+	case st.FunctionsHash == st.ExpectedFunctionsHash:
+		fmt.Fprintln(w, "functions: up to date")
+	default:
+		fmt.Fprintf(w, "functions: database holds %.12s, this binary has %.12s (run up)\n", st.FunctionsHash, st.ExpectedFunctionsHash)
+	}
+}
