@@ -10,7 +10,7 @@ PGTAP   := $(wildcard tests/pgtap/*.sql)
 
 ## test: install missing packages, vet, then pgTAP and the Go tests against one throwaway cluster
 test: deps check
-	$(WITHPG) -- $(MAKE) --no-print-directory test-inner
+	$(WITHPG) -- $(MAKE) -k --no-print-directory test-inner
 
 test-inner: pgtap gotest
 

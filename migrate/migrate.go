@@ -148,6 +148,10 @@ func (m *Migrator) Up(ctx context.Context) (*Result, error) {
 	applied, err := m.provider.Up(ctx)
 	res := &Result{Migrations: applied}
 	if err != nil {
+		var partial *goose.PartialError
+		if errors.As(err, &partial) {
+			res.Migrations = partial.Applied
+		}
 		return res, interpret(fmt.Errorf("migrate up: %w", err))
 	}
 	return m.finish(ctx, res)

@@ -125,10 +125,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		default:
 			res, err = m.Redo(ctx)
 		}
-		if res != nil {
-			printResult(stdout, command, res)
+		if err != nil {
+			// Report what did get applied before the failure; goose runs each migration in its own transaction.
+			if res != nil {
+				for _, r := range res.Migrations {
+					if r.Error == nil {
+						fmt.Fprintf(stdout, "%-4s %s (applied before the failure)\n", r.Direction, r.Source.Path)
+					}
+				}
+			}
+			return err
 		}
-		return err
+		printResult(stdout, command, res)
+		return nil
 	case "version":
 		v, err := m.Version(ctx)
 		if err != nil {

@@ -278,3 +278,28 @@ func TestMigrateCLI(t *testing.T) {
 	require.Equal(t, 1, code, out)
 	require.Contains(t, out, "connect")
 }
+
+func TestMigrateRefusesBesideThePgmqExtension(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, _ := emptyPool(t)
+
+	// The real extension's files are not on this machine; a catalog row is what the migration checks.
+	conn, err := pool.Acquire(ctx)
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, "SET allow_system_table_mods = on")
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, `INSERT INTO pg_extension (oid, extname, extowner, extnamespace, extrelocatable, extversion)
+		VALUES (pg_nextoid('pg_extension', 'oid', 'pg_extension_oid_index'), 'pgmq', 10, 2200, false, '1.11.0')`)
+	require.NoError(t, err)
+	conn.Release()
+
+	err = migrate.Up(ctx, pool)
+	require.ErrorIs(t, err, migrate.ErrPgmqExtension)
+	require.ErrorContains(t, err, "pgmq extension")
+
+	var schemas int
+	require.NoError(t, pool.QueryRow(ctx,
+		"SELECT count(*) FROM pg_namespace WHERE nspname IN ('pgmq', 'pgtq')").Scan(&schemas))
+	require.Zero(t, schemas, "a refused migration must leave no schema behind")
+}

@@ -1,0 +1,513 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Scenario kinds, also the names -only selects by.
+const (
+	kindBurnDown   = "burn-down"
+	kindContinuous = "continuous"
+	kindLatency    = "latency"
+	kindGrouped    = "grouped"
+	kindLIFO       = "lifo"
+	kindLimit      = "limit"
+	kindScaling    = "scaling"
+	kindRaw        = "raw"
+)
+
+var allKinds = []string{kindBurnDown, kindContinuous, kindLatency, kindGrouped, kindLIFO, kindLimit, kindScaling, kindRaw}
+
+// scenario is one row of the result table.
+type scenario struct {
+	Name        string        `json:"name"`
+	Kind        string        `json:"kind"`
+	Tasks       int           `json:"tasks,omitempty"`
+	Groups      int           `json:"groups,omitempty"`
+	LIFO        bool          `json:"lifo,omitempty"`
+	Workers     int           `json:"workers"`
+	Concurrency int           `json:"concurrency"`
+	Limit       int           `json:"limit,omitempty"`
+	Duration    time.Duration `json:"duration_ns,omitempty"`
+	Rate        int           `json:"rate,omitempty"`
+	Runs        int           `json:"runs"`
+}
+
+// runResult is what one run of a scenario measured.
+type runResult struct {
+	Tasks          int64           `json:"tasks"`
+	Seconds        float64         `json:"seconds"`
+	TasksPerSec    float64         `json:"tasks_per_sec"`
+	P50Ms          float64         `json:"p50_ms"`
+	P95Ms          float64         `json:"p95_ms"`
+	P99Ms          float64         `json:"p99_ms"`
+	MaxInflight    int64           `json:"max_inflight"`
+	MaxProcessing  int64           `json:"max_processing_db,omitempty"`
+	WorkerRSSMiB   float64         `json:"worker_rss_mib"`
+	GroupOverlaps  int64           `json:"group_overlaps"`
+	OrderErrors    int64           `json:"order_errors"`
+	QueueDeadTup   int64           `json:"queue_dead_tuples"`
+	QueueBytes     int64           `json:"queue_bytes"`
+	ArchiveBytes   int64           `json:"archive_bytes"`
+	TotalDeadTup   int64           `json:"total_dead_tuples"`
+	Tables         []tableStats    `json:"tables"`
+	ArchivedInSpan int64           `json:"archived"`
+	EnqueueP50Ms   float64         `json:"enqueue_p50_ms,omitempty"`
+	EnqueueP99Ms   float64         `json:"enqueue_p99_ms,omitempty"`
+	Waits          []waitShare     `json:"wait_states,omitempty"`
+	Statements     []statementStat `json:"top_statements,omitempty"`
+}
+
+// bench holds what every scenario run needs.
+type bench struct {
+	cfg  config
+	pgss bool // pg_stat_statements is loaded
+	dbs  *dbSet
+	prod func(pool *pgxpool.Pool) producer
+}
+
+const benchQueue = "bench"
+
+// runDB is an open scratch database for one run.
+type runDB struct {
+	name  string
+	url   string
+	pool  *pgxpool.Pool
+	waits *waitSampler // started when the measured part of the run begins
+}
+
+// measure marks the start of the measured part of a run.
+func (r *runDB) measure(ctx context.Context) {
+	r.waits = startWaitSampler(ctx, r.pool)
+}
+
+func (b *bench) openRun(ctx context.Context) (*runDB, error) {
+	name, err := b.dbs.clone(ctx)
+	if err != nil {
+		return nil, err
+	}
+	url := b.dbs.urlFor(name)
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse run url: %w", err)
+	}
+	cfg.ConnConfig.RuntimeParams["application_name"] = "pgtq-bench"
+	cfg.MaxConns = 8
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", name, err)
+	}
+	if b.pgss {
+		if err := enableStatements(ctx, b.dbs.admin, pool, name); err != nil {
+			pool.Close()
+			return nil, err
+		}
+	}
+	return &runDB{name: name, url: url, pool: pool}, nil
+}
+
+func (b *bench) closeRun(ctx context.Context, r *runDB) {
+	r.pool.Close()
+	if !b.cfg.keepDBs {
+		_ = b.dbs.drop(ctx, r.name)
+	}
+}
+
+func queueTable(prefix string) string {
+	return pgx.Identifier{"pgmq", prefix + "_" + benchQueue}.Sanitize()
+}
+
+func (b *bench) childOpts(r *runDB, sc scenario) childOptions {
+	return childOptions{
+		URL: r.url, Queue: benchQueue, Engine: b.cfg.engine, Concurrency: sc.Concurrency, Conns: b.cfg.conns,
+		Lease: 60, Grouped: sc.Groups > 0, LIFO: sc.LIFO, Limit: sc.Limit, CheckGroups: sc.Groups > 0,
+		// Burn-downs start from a pre-loaded backlog, so their enqueue-to-start time is meaningless.
+		RecordAfter: math.MaxInt64,
+	}
+}
+
+func (b *bench) runOnce(ctx context.Context, sc scenario) (runResult, error) {
+	r, err := b.openRun(ctx)
+	if err != nil {
+		return runResult{}, err
+	}
+	defer b.closeRun(context.WithoutCancel(ctx), r)
+	var res runResult
+	switch sc.Kind {
+	case kindRaw:
+		res, err = b.runRaw(ctx, r, sc)
+	case kindContinuous:
+		res, err = b.runContinuous(ctx, r, sc)
+	case kindLatency:
+		res, err = b.runLatency(ctx, r, sc)
+	default:
+		res, err = b.runBurnDown(ctx, r, sc)
+	}
+	if r.waits != nil {
+		res.Waits = r.waits.finish()
+	}
+	if err != nil {
+		return res, err
+	}
+	if b.pgss {
+		if res.Statements, err = topStatements(ctx, r.pool, 8); err != nil {
+			return res, err
+		}
+	}
+	tables, err := collectTableStats(ctx, r.pool)
+	if err != nil {
+		return res, err
+	}
+	res.Tables = tables
+	for _, t := range tables {
+		res.TotalDeadTup += t.DeadTup
+		switch t.Table {
+		case "pgmq.q_" + benchQueue, "bench.raw_jobs":
+			res.QueueDeadTup, res.QueueBytes = t.DeadTup, t.SizeBytes
+		case "pgmq.a_" + benchQueue:
+			res.ArchiveBytes = t.SizeBytes
+		}
+	}
+	return res, nil
+}
+
+func (b *bench) runRaw(ctx context.Context, r *runDB, sc scenario) (runResult, error) {
+	loops, batch := claimShape(sc.Concurrency, b.cfg.conns)
+	n, elapsed, err := rawBaseline(ctx, r.pool, b.cfg.checkpoint, sc.Tasks, loops, batch, func() {
+		if b.pgss {
+			_ = resetStatements(ctx, r.pool)
+		}
+		r.measure(ctx)
+	})
+	if err != nil {
+		return runResult{}, err
+	}
+	return runResult{Tasks: n, Seconds: elapsed.Seconds(), TasksPerSec: float64(n) / elapsed.Seconds(),
+		P50Ms: -1, P95Ms: -1, P99Ms: -1}, nil
+}
+
+// claimShape is how a concurrency of c is split into claim loops (one connection each) and batch sizes,
+// for the sql engine and the raw baseline alike.
+func claimShape(c, conns int) (loops, batch int) {
+	loops = max(1, min(c, conns))
+	return loops, (c + loops - 1) / loops
+}
+
+func (b *bench) createQueue(ctx context.Context, pool *pgxpool.Pool) error {
+	if _, err := pool.Exec(ctx, `SELECT pgtq.create_queue($1)`, benchQueue); err != nil {
+		return fmt.Errorf("create queue: %w", err)
+	}
+	return nil
+}
+
+// runBurnDown pre-enqueues sc.Tasks tasks with the batch path, then lets sc.Workers worker processes drain
+// them. Throughput counts archived (completed) tasks from the first claim to the last completion.
+func (b *bench) runBurnDown(ctx context.Context, r *runDB, sc scenario) (runResult, error) {
+	if err := b.createQueue(ctx, r.pool); err != nil {
+		return runResult{}, err
+	}
+	if err := loadBacklog(ctx, sqlProducer{r.pool}, benchQueue, sc.Tasks, sc.Groups, 4, 2000); err != nil {
+		return runResult{}, err
+	}
+	if err := prepareForRun(ctx, r.pool, b.cfg.checkpoint, queueTable("q")); err != nil {
+		return runResult{}, err
+	}
+	if b.pgss {
+		if err := resetStatements(ctx, r.pool); err != nil {
+			return runResult{}, err
+		}
+	}
+	r.measure(ctx)
+	var maxProc atomic.Int64
+	samplerDone := make(chan struct{})
+	sctx, stopSampler := context.WithCancel(ctx)
+	if sc.Limit > 0 {
+		go func() {
+			defer close(samplerDone)
+			sampleProcessing(sctx, r.pool, &maxProc)
+		}()
+	} else {
+		close(samplerDone)
+	}
+	ws, err := startWorkers(sc.Workers, b.childOpts(r, sc))
+	if err != nil {
+		stopSampler()
+		return runResult{}, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	err = ws.waitHandled(wctx, int64(sc.Tasks))
+	if err == nil {
+		err = waitQueueEmpty(wctx, r.pool)
+	}
+	stopSampler()
+	<-samplerDone
+	wres, stopErr := ws.stop(30 * time.Second)
+	if err != nil {
+		return runResult{}, err
+	}
+	if stopErr != nil {
+		return runResult{}, stopErr
+	}
+	res := fromWorkers(wres)
+	res.MaxProcessing = maxProc.Load()
+	var lastArchived time.Time
+	err = r.pool.QueryRow(ctx, `SELECT count(*), max(archived_at) FROM `+queueTable("a")).Scan(&res.Tasks, &lastArchived)
+	if err != nil {
+		return res, fmt.Errorf("count archived: %w", err)
+	}
+	res.ArchivedInSpan = res.Tasks
+	first := firstStart(wres)
+	res.Seconds = lastArchived.Sub(first).Seconds()
+	if res.Seconds > 0 {
+		res.TasksPerSec = float64(res.Tasks) / res.Seconds
+	}
+	if res.Tasks != int64(sc.Tasks) {
+		return res, fmt.Errorf("archived %d tasks, enqueued %d", res.Tasks, sc.Tasks)
+	}
+	return res, nil
+}
+
+func firstStart(w *workerResult) time.Time {
+	var first int64
+	for _, r := range w.reports {
+		if r.FirstStart > 0 && (first == 0 || r.FirstStart < first) {
+			first = r.FirstStart
+		}
+	}
+	return time.Unix(0, first)
+}
+
+// fromWorkers sums the workers' reports: latency histograms merged, violations added up.
+func fromWorkers(w *workerResult) runResult {
+	res := runResult{WorkerRSSMiB: float64(w.maxRSSKiB) / 1024}
+	h := newHistogram()
+	for _, r := range w.reports {
+		if r.Hist != nil {
+			h.merge(r.Hist)
+		}
+		res.MaxInflight += r.MaxInflight
+		res.GroupOverlaps += r.Overlaps
+		res.OrderErrors += r.OrderErrors
+	}
+	ms := func(q float64) float64 {
+		if v := h.quantile(q); v >= 0 {
+			return float64(v) / 1000
+		}
+		return -1
+	}
+	res.P50Ms, res.P95Ms, res.P99Ms = ms(0.50), ms(0.95), ms(0.99)
+	return res
+}
+
+// sampleProcessing records the largest number of tasks the database shows as processing (claimed, lease
+// still running), sampled every 20 ms: the queue concurrency limit must hold it down.
+func sampleProcessing(ctx context.Context, pool *pgxpool.Pool, maxProc *atomic.Int64) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	q := `SELECT count(*) FROM ` + queueTable("q") + ` WHERE read_ct > 0 AND vt > clock_timestamp()`
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		var n int64
+		if pool.QueryRow(ctx, q).Scan(&n) == nil && n > maxProc.Load() {
+			maxProc.Store(n)
+		}
+	}
+}
+
+// waitQueueEmpty polls until the queue table holds no task: the last completions are committed.
+func waitQueueEmpty(ctx context.Context, pool *pgxpool.Pool) error {
+	for {
+		var left bool
+		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+queueTable("q")+`)`).Scan(&left); err != nil {
+			return fmt.Errorf("wait for empty queue: %w", err)
+		}
+		if !left {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for empty queue: %w", ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// runContinuous keeps producers enqueueing batches of 100 while the backlog is below a small target, for
+// sc.Duration, with the workers running. Throughput counts tasks archived inside the measured window
+// (after a warm-up); latency is enqueue-to-start of tasks enqueued inside it.
+func (b *bench) runContinuous(ctx context.Context, r *runDB, sc scenario) (runResult, error) {
+	if err := b.createQueue(ctx, r.pool); err != nil {
+		return runResult{}, err
+	}
+	warm := min(sc.Duration/6, 5*time.Second)
+	r.measure(ctx)
+	t0 := time.Now()
+	o := b.childOpts(r, sc)
+	o.RecordAfter = t0.Add(warm).UnixNano()
+	ws, err := startWorkers(sc.Workers, o)
+	if err != nil {
+		return runResult{}, err
+	}
+	prod := b.prod(r.pool)
+	// Enough backlog for one full claim of every slot twice over: the worker never starves, and the
+	// enqueue-to-start latency stays a measure of the queue rather than of a deep backlog.
+	target := int64(2*sc.Concurrency + 100)
+	var enqueued atomic.Int64
+	end := t0.Add(sc.Duration)
+	errc := make(chan error, 2)
+	for range 2 {
+		go func() {
+			batch := make([]benchPayload, 100)
+			for time.Now().Before(end) {
+				done, changed := ws.progress()
+				if enqueued.Load()-done >= target {
+					select {
+					case <-changed:
+					case <-time.After(100 * time.Millisecond):
+					case <-ctx.Done():
+						errc <- ctx.Err()
+						return
+					}
+					continue
+				}
+				now := time.Now().UnixNano()
+				for i := range batch {
+					batch[i] = benchPayload{T: now, S: int64(i)}
+				}
+				if err := prod.enqueueBatch(ctx, benchQueue, batch, nil); err != nil {
+					errc <- err
+					return
+				}
+				enqueued.Add(int64(len(batch)))
+			}
+			errc <- nil
+		}()
+	}
+	var perr error
+	for range 2 {
+		if err := <-errc; err != nil && perr == nil {
+			perr = err
+		}
+	}
+	wres, stopErr := ws.stop(30 * time.Second)
+	if perr != nil {
+		return runResult{}, perr
+	}
+	if stopErr != nil {
+		return runResult{}, stopErr
+	}
+	res := fromWorkers(wres)
+	err = r.pool.QueryRow(ctx, `SELECT count(*) FROM `+queueTable("a")+` WHERE archived_at >= $1 AND archived_at < $2`,
+		t0.Add(warm), end).Scan(&res.Tasks)
+	if err != nil {
+		return res, fmt.Errorf("count archived: %w", err)
+	}
+	res.ArchivedInSpan = res.Tasks
+	res.Seconds = (sc.Duration - warm).Seconds()
+	res.TasksPerSec = float64(res.Tasks) / res.Seconds
+	return res, nil
+}
+
+// runLatency enqueues single tasks at sc.Rate per second for sc.Duration against an idle worker and
+// reports enqueue-to-start latency (after a 1 s warm-up that lets the worker connect and listen).
+func (b *bench) runLatency(ctx context.Context, r *runDB, sc scenario) (runResult, error) {
+	if err := b.createQueue(ctx, r.pool); err != nil {
+		return runResult{}, err
+	}
+	r.measure(ctx)
+	t0 := time.Now()
+	warm := time.Second
+	o := b.childOpts(r, sc)
+	o.RecordAfter = t0.Add(warm).UnixNano()
+	ws, err := startWorkers(sc.Workers, o)
+	if err != nil {
+		return runResult{}, err
+	}
+	prod := b.prod(r.pool)
+	// Each tick's enqueue runs on its own goroutine (at most 8 at once, the pool's size): one commit with
+	// fsync can take longer than the 5 ms between ticks, and a slow enqueue must not lower the rate.
+	tick := time.NewTicker(time.Second / time.Duration(sc.Rate))
+	end := t0.Add(warm + sc.Duration)
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	var n int64
+	var failed atomic.Pointer[error]
+	var perr error
+	var encMu sync.Mutex
+	enq := newHistogram()
+	for perr == nil && time.Now().Before(end) {
+		select {
+		case <-ctx.Done():
+			perr = ctx.Err()
+		case <-tick.C:
+			sem <- struct{}{}
+			wg.Add(1)
+			go func(seq int64) {
+				defer wg.Done()
+				defer func() { <-sem }()
+				start := time.Now()
+				if err := prod.enqueueOne(ctx, benchQueue, benchPayload{T: start.UnixNano(), S: seq}); err != nil {
+					failed.CompareAndSwap(nil, &err)
+				}
+				encMu.Lock()
+				enq.record(time.Since(start).Microseconds())
+				encMu.Unlock()
+			}(n)
+			n++
+		}
+		if e := failed.Load(); e != nil {
+			perr = *e
+		}
+	}
+	tick.Stop()
+	wg.Wait()
+	if e := failed.Load(); e != nil && perr == nil {
+		perr = *e
+	}
+	if perr == nil {
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		perr = ws.waitHandled(wctx, n)
+		cancel()
+	}
+	wres, stopErr := ws.stop(30 * time.Second)
+	if perr != nil {
+		return runResult{}, perr
+	}
+	if stopErr != nil {
+		return runResult{}, stopErr
+	}
+	res := fromWorkers(wres)
+	res.EnqueueP50Ms = float64(enq.quantile(0.5)) / 1000
+	res.EnqueueP99Ms = float64(enq.quantile(0.99)) / 1000
+	res.Tasks = n
+	res.Seconds = time.Since(t0).Seconds()
+	res.TasksPerSec = -1
+	return res, nil
+}
+
+// median returns the median of xs (the middle one of an odd count, the mean of the middle two otherwise).
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
