@@ -1,0 +1,267 @@
+package driver
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Task is one claimed task, as returned by Read (SQL type pgtq.task).
+type Task struct {
+	// MsgID identifies the task in its queue. It stays the same across retries.
+	MsgID int64
+	// Attempt is the message's read count after this read (1 on the first delivery). It is the lease token
+	// that Complete, Fail, ExtendLease and Release must present.
+	Attempt int
+	// TaskID is the stable key of the task (header x-pgtq-task-id); it survives retries and DLQ reschedule.
+	TaskID string
+	// GroupKey is the task's group ("" when ungrouped).
+	GroupKey string
+	// EnqueuedAt is when the task was enqueued.
+	EnqueuedAt time.Time
+	// VT is when the lease ends and the task becomes visible again.
+	VT time.Time
+	// Payload is the task's JSON payload.
+	Payload json.RawMessage
+	// Headers are the task's JSON headers (x-pgtq-* bookkeeping and the caller's own).
+	Headers map[string]any
+}
+
+// TaskRef names a claimed task by msg_id and lease token, for CompleteMany.
+type TaskRef struct {
+	// MsgID is the task's msg_id.
+	MsgID int64
+	// Attempt is the lease token returned by Read.
+	Attempt int
+}
+
+// ReadOptions configures Read. A nil *ReadOptions means all defaults.
+type ReadOptions struct {
+	// LIFO claims the newest visible tasks first. Defaults to false (FIFO, oldest first).
+	LIFO bool
+	// Grouped enforces strict groups: at most one task per group is processing or waiting to retry, across
+	// all readers. Defaults to false.
+	Grouped bool
+	// ConcurrencyLimit caps the number of tasks of the queue processing with a live lease, across all
+	// readers; Read claims only what may start now. Must not be negative. Defaults to 0 (no limit).
+	ConcurrencyLimit int
+	// MaxAttempts dead-letters (reason: lease expired) a task that is about to exceed this many attempts
+	// instead of delivering it. Must not be negative. Defaults to 0 (no limit).
+	MaxAttempts int
+}
+
+// Read claims up to qty visible tasks of queue and leases them for lease (rounded up to whole seconds). It
+// returns an empty slice when nothing may start now. It calls pgtq.read.
+func (c *Client) Read(ctx context.Context, queue string, qty int, lease time.Duration, opts *ReadOptions) ([]Task, error) {
+	tasks, err := readTasks(ctx, c.pool, queue, qty, lease, opts)
+	if err != nil {
+		return nil, fmt.Errorf("read %q: %w", queue, err)
+	}
+	return tasks, nil
+}
+
+func readTasks(ctx context.Context, q Querier, queue string, qty int, lease time.Duration, opts *ReadOptions) ([]Task, error) {
+	o := ReadOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	if qty < 1 {
+		return nil, invalidArgf("qty must be >= 1, got %d", qty)
+	}
+	leaseSecs, err := secondsArg("lease", lease, time.Second)
+	if err != nil {
+		return nil, err
+	}
+	if o.ConcurrencyLimit < 0 {
+		return nil, invalidArgf("ReadOptions.ConcurrencyLimit must be >= 0, got %d", o.ConcurrencyLimit)
+	}
+	if o.MaxAttempts < 0 {
+		return nil, invalidArgf("ReadOptions.MaxAttempts must be >= 0, got %d", o.MaxAttempts)
+	}
+	rows, err := q.Query(ctx, `
+		SELECT msg_id, attempt, task_id, group_key, enqueued_at, vt, payload, headers
+		FROM pgtq.read(queue_name => $1::text, qty => $2::integer, lease_seconds => $3::integer,
+		               lifo => $4::boolean, grouped => $5::boolean,
+		               concurrency_limit => $6::integer, max_attempts => $7::integer)`,
+		queue, qty, leaseSecs, o.LIFO, o.Grouped, nullIfZero(o.ConcurrencyLimit), nullIfZero(o.MaxAttempts))
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	tasks, err := pgx.CollectRows(rows, scanTask)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	return tasks, nil
+}
+
+func scanTask(row pgx.CollectableRow) (Task, error) {
+	var (
+		t              Task
+		taskID, group  *string
+		payload, heads []byte
+	)
+	if err := row.Scan(&t.MsgID, &t.Attempt, &taskID, &group, &t.EnqueuedAt, &t.VT, &payload, &heads); err != nil {
+		return t, err
+	}
+	if taskID != nil {
+		t.TaskID = *taskID
+	}
+	if group != nil {
+		t.GroupKey = *group
+	}
+	t.Payload = json.RawMessage(payload)
+	if len(heads) > 0 {
+		if err := json.Unmarshal(heads, &t.Headers); err != nil {
+			return t, fmt.Errorf("decode headers of msg %d: %w", t.MsgID, err)
+		}
+	}
+	return t, nil
+}
+
+// nullIfZero maps the Go zero value ("no limit") to SQL NULL.
+func nullIfZero(n int) *int {
+	if n == 0 {
+		return nil
+	}
+	return &n
+}
+
+// Complete archives a claimed task with status completed. It reports false when the lease was lost (the
+// attempt is stale or the task is gone), in which case nothing changed. It calls pgtq.complete.
+func (c *Client) Complete(ctx context.Context, queue string, msgID int64, attempt int) (bool, error) {
+	return complete(ctx, c.pool, queue, msgID, attempt)
+}
+
+// CompleteTx is Complete inside the caller's transaction, so that a handler's own writes and the task's
+// completion commit (or roll back) together.
+func (c *Client) CompleteTx(ctx context.Context, tx pgx.Tx, queue string, msgID int64, attempt int) (bool, error) {
+	if tx == nil {
+		return false, fmt.Errorf("complete %q msg %d: %w", queue, msgID, invalidArgf("tx is nil"))
+	}
+	return complete(ctx, tx, queue, msgID, attempt)
+}
+
+func complete(ctx context.Context, q Querier, queue string, msgID int64, attempt int) (bool, error) {
+	var ok bool
+	err := q.QueryRow(ctx,
+		`SELECT pgtq.complete(queue_name => $1::text, msg_id => $2::bigint, attempt => $3::integer)`,
+		queue, msgID, attempt).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("complete %q msg %d: %w", queue, msgID, interpretError(err))
+	}
+	return ok, nil
+}
+
+// CompleteMany completes several claimed tasks in one statement and returns the msg_ids that were
+// completed; tasks whose lease was lost are left out. It calls the array form of pgtq.complete.
+func (c *Client) CompleteMany(ctx context.Context, queue string, refs []TaskRef) ([]int64, error) {
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	ids := make([]int64, len(refs))
+	attempts := make([]int32, len(refs))
+	for i, r := range refs {
+		ids[i], attempts[i] = r.MsgID, int32(r.Attempt)
+	}
+	rows, err := c.pool.Query(ctx,
+		`SELECT id FROM pgtq.complete(queue_name => $1::text, msg_ids => $2::bigint[], attempts => $3::integer[]) AS id`,
+		queue, ids, attempts)
+	if err != nil {
+		return nil, fmt.Errorf("complete %q: %w", queue, interpretError(err))
+	}
+	done, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("complete %q: %w", queue, interpretError(err))
+	}
+	return done, nil
+}
+
+// FailOutcome is what Fail did with a task.
+type FailOutcome string
+
+// Outcomes of Fail, as returned by pgtq.fail.
+const (
+	// FailRetrying means the task will run again after the retry delay (same msg_id).
+	FailRetrying FailOutcome = "retrying"
+	// FailDeadLettered means the task was archived and copied into the queue's DLQ.
+	FailDeadLettered FailOutcome = "dead_lettered"
+	// FailFailed means the task was archived with status failed (the queue has no DLQ).
+	FailFailed FailOutcome = "failed"
+	// FailLeaseLost means the attempt was stale: the lease had expired and the task was claimed again, so
+	// nothing changed.
+	FailLeaseLost FailOutcome = "lease_lost"
+)
+
+// FailOptions configures Fail. A nil *FailOptions means all defaults.
+type FailOptions struct {
+	// NonRetryable sends the task to the DLQ (or archives it as failed) at once, whatever MaxRetries says.
+	// Defaults to false (the failure is retryable).
+	NonRetryable bool
+	// MaxRetries is the number of retries a task gets: N retries means N+1 attempts in all. Must not be
+	// negative. Defaults to 0 (no retry).
+	MaxRetries int
+	// RetryDelay is how long a retried task waits, from now, before it is visible again; rounded up to
+	// whole seconds. Must not be negative. Defaults to 0 (at once).
+	RetryDelay time.Duration
+}
+
+// Fail records a failed attempt (errText is appended to the x-pgtq-errors header) and retries the task,
+// dead-letters it or archives it as failed. It calls pgtq.fail.
+func (c *Client) Fail(ctx context.Context, queue string, msgID int64, attempt int, errText string, opts *FailOptions) (FailOutcome, error) {
+	o := FailOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	if o.MaxRetries < 0 {
+		return "", fmt.Errorf("fail %q msg %d: %w", queue, msgID,
+			invalidArgf("FailOptions.MaxRetries must be >= 0, got %d", o.MaxRetries))
+	}
+	retryDelay, err := secondsArg("FailOptions.RetryDelay", o.RetryDelay, 0)
+	if err != nil {
+		return "", fmt.Errorf("fail %q msg %d: %w", queue, msgID, err)
+	}
+	var outcome string
+	err = c.pool.QueryRow(ctx, `
+		SELECT pgtq.fail(queue_name => $1::text, msg_id => $2::bigint, attempt => $3::integer, error => $4::text,
+		                 retryable => $5::boolean, max_retries => $6::integer, retry_delay => $7::integer)`,
+		queue, msgID, attempt, errText, !o.NonRetryable, o.MaxRetries, retryDelay).Scan(&outcome)
+	if err != nil {
+		return "", fmt.Errorf("fail %q msg %d: %w", queue, msgID, interpretError(err))
+	}
+	return FailOutcome(outcome), nil
+}
+
+// ExtendLease moves the end of a claimed task's lease to now + lease (rounded up to whole seconds): the
+// heartbeat of long tasks. It reports false when the lease was already lost. It calls pgtq.extend_lease.
+func (c *Client) ExtendLease(ctx context.Context, queue string, msgID int64, attempt int, lease time.Duration) (bool, error) {
+	leaseSecs, err := secondsArg("lease", lease, time.Second)
+	if err != nil {
+		return false, fmt.Errorf("extend lease %q msg %d: %w", queue, msgID, err)
+	}
+	var ok bool
+	err = c.pool.QueryRow(ctx, `
+		SELECT pgtq.extend_lease(queue_name => $1::text, msg_id => $2::bigint, attempt => $3::integer,
+		                         lease_seconds => $4::integer)`,
+		queue, msgID, attempt, leaseSecs).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("extend lease %q msg %d: %w", queue, msgID, interpretError(err))
+	}
+	return ok, nil
+}
+
+// Release gives a claimed task back untouched: visible at once, and the attempt does not count. Workers
+// call it for tasks they could not finish before shutting down. It reports false when the lease was lost.
+// It calls pgtq.release.
+func (c *Client) Release(ctx context.Context, queue string, msgID int64, attempt int) (bool, error) {
+	var ok bool
+	err := c.pool.QueryRow(ctx,
+		`SELECT pgtq.release(queue_name => $1::text, msg_id => $2::bigint, attempt => $3::integer)`,
+		queue, msgID, attempt).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("release %q msg %d: %w", queue, msgID, interpretError(err))
+	}
+	return ok, nil
+}

@@ -1,0 +1,352 @@
+package gotest
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pgtq/pgtq/driver"
+)
+
+func TestDriverReadOrderAndOptions(t *testing.T) {
+	t.Parallel()
+	b := setupDriver(t)
+	queue := b.newQueue(t, false)
+
+	var ids []int64
+	for i := range 4 {
+		id, err := b.client.Enqueue(b.ctx, queue, map[string]any{"i": i}, nil)
+		require.NoError(t, err)
+		ids = append(ids, id)
+	}
+
+	// FIFO by default, LIFO on request.
+	require.Equal(t, ids[0], b.readOne(t, queue, nil).MsgID)
+	require.Equal(t, ids[3], b.readOne(t, queue, &driver.ReadOptions{LIFO: true}).MsgID)
+
+	// Concurrency limit: two are processing, the limit is 3, so one more may start.
+	tasks, err := b.client.Read(b.ctx, queue, 10, time.Minute, &driver.ReadOptions{ConcurrencyLimit: 3})
+	require.NoError(t, err)
+	require.Len(t, tasks, 1)
+	tasks, err = b.client.Read(b.ctx, queue, 10, time.Minute, &driver.ReadOptions{ConcurrencyLimit: 3})
+	require.NoError(t, err)
+	require.Empty(t, tasks, "the limit is reached")
+
+	// Grouped: one task per group per read, and none while the group has one in flight.
+	gq := b.newQueue(t, false)
+	for _, g := range []string{"a", "a", "b"} {
+		_, err := b.client.Enqueue(b.ctx, gq, map[string]any{"g": g}, &driver.EnqueueOptions{Group: g})
+		require.NoError(t, err)
+	}
+	tasks, err = b.client.Read(b.ctx, gq, 10, time.Minute, &driver.ReadOptions{Grouped: true})
+	require.NoError(t, err)
+	require.Len(t, tasks, 2)
+	require.ElementsMatch(t, []string{"a", "b"}, []string{tasks[0].GroupKey, tasks[1].GroupKey})
+	tasks, err = b.client.Read(b.ctx, gq, 10, time.Minute, &driver.ReadOptions{Grouped: true})
+	require.NoError(t, err)
+	require.Empty(t, tasks, "group a's second task waits for the first")
+
+	// Lease below one second is refused, naming the argument.
+	_, err = b.client.Read(b.ctx, queue, 1, 500*time.Millisecond, nil)
+	require.ErrorIs(t, err, driver.ErrInvalidArgument)
+	require.Contains(t, err.Error(), "lease")
+}
+
+func TestDriverReadMaxAttempts(t *testing.T) {
+	t.Parallel()
+	b := setupDriver(t)
+	queue := b.newQueue(t, false)
+	id, err := b.client.Enqueue(b.ctx, queue, map[string]any{"n": 1}, nil)
+	require.NoError(t, err)
+
+	// Two deliveries whose leases "expire", then the third read dead-letters instead of delivering.
+	for attempt := 1; attempt <= 2; attempt++ {
+		tk := b.readOne(t, queue, &driver.ReadOptions{MaxAttempts: 2})
+		require.Equal(t, attempt, tk.Attempt)
+		b.makeVisible(t, queue, id)
+	}
+	tasks, err := b.client.Read(b.ctx, queue, 1, time.Minute, &driver.ReadOptions{MaxAttempts: 2})
+	require.NoError(t, err)
+	require.Empty(t, tasks)
+	entries, err := b.client.ListDLQ(b.ctx, queue, 10)
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+	require.Equal(t, id, entries[0].OriginalMsgID)
+}
+
+func TestDriverReadRacingReaders(t *testing.T) {
+	t.Parallel()
+	b := setupDriver(t)
+	queue := b.newQueue(t, false)
+	const tasks = 40
+	payloads := make([]any, tasks)
+	for i := range payloads {
+		payloads[i] = map[string]any{"i": i}
+	}
+	_, err := b.client.EnqueueBatch(b.ctx, queue, payloads, nil)
+	require.NoError(t, err)
+
+	const readers = 6
+	var (
+		wg     sync.WaitGroup
+		start  = newStartLine()
+		mu     sync.Mutex
+		claims = map[int64]int{}
+		errs   = make(chan error, readers)
+	)
+	for range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start.wait()
+			for {
+				got, err := b.client.Read(b.ctx, queue, 3, time.Minute, nil)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, tk := range got {
+					claims[tk.MsgID]++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	start.release()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Len(t, claims, tasks, "every task claimed")
+	for id, n := range claims {
+		require.Equal(t, 1, n, "msg %d claimed %d times within its lease", id, n)
+	}
+}
+
+func TestDriverComplete(t *testing.T) {
+	t.Parallel()
+	b := setupDriver(t)
+	queue := b.newQueue(t, false)
+	id, err := b.client.Enqueue(b.ctx, queue, map[string]any{"n": 1}, nil)
+	require.NoError(t, err)
+
+	// A stale attempt cannot complete: the first lease "expired" and a second reader took the task.
+	first := b.readOne(t, queue, nil)
+	b.makeVisible(t, queue, id)
+	second := b.readOne(t, queue, nil)
+	require.Equal(t, first.Attempt+1, second.Attempt)
+	require.Equal(t, first.TaskID, second.TaskID, "task id is stable across deliveries")
+	ok, err := b.client.Complete(b.ctx, queue, id, first.Attempt)
+	require.NoError(t, err)
+	require.False(t, ok, "stale attempt")
+	require.EqualValues(t, 1, b.queueRows(t, queue))
+
+	ok, err = b.client.Complete(b.ctx, queue, id, second.Attempt)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Zero(t, b.queueRows(t, queue))
+	require.EqualValues(t, 1, b.count(t, `SELECT count(*) FROM pgmq.a_`+queue+
+		` WHERE msg_id = $1 AND headers->>'x-pgtq-status' = 'completed'`, id))
+
+	ok, err = b.client.Complete(b.ctx, queue, id, second.Attempt)
+	require.NoError(t, err)
+	require.False(t, ok, "completing twice reports false")
+}
+
+func TestDriverCompleteMany(t *testing.T) {
+	t.Parallel()
+	b := setupDriver(t)
+	queue := b.newQueue(t, false)
+	_, err := b.client.EnqueueBatch(b.ctx, queue, []any{map[string]any{"a": 1}, map[string]any{"a": 2}, map[string]any{"a": 3}}, nil)
+	require.NoError(t, err)
+	tasks, err := b.client.Read(b.ctx, queue, 3, time.Minute, nil)
+	require.NoError(t, err)
+	require.Len(t, tasks, 3)
+
+	refs := []driver.TaskRef{
+		{MsgID: tasks[0].MsgID, Attempt: tasks[0].Attempt},
+		{MsgID: tasks[1].MsgID, Attempt: tasks[1].Attempt + 7}, // stale token: left alone
+		{MsgID: tasks[2].MsgID, Attempt: tasks[2].Attempt},
+	}
+	done, err := b.client.CompleteMany(b.ctx, queue, refs)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []int64{tasks[0].MsgID, tasks[2].MsgID}, done)
+	require.EqualValues(t, 1, b.queueRows(t, queue))
+
+	done, err = b.client.CompleteMany(b.ctx, queue, nil)
+	require.NoError(t, err)
+	require.Empty(t, done)
+}
+
+func TestDriverFail(t *testing.T) {
+	t.Parallel()
+	b := setupDriver(t)
+
+	t.Run("RetryThenDeadLetter", func(t *testing.T) {
+		queue := b.newQueue(t, false)
+		id, err := b.client.Enqueue(b.ctx, queue, map[string]any{"job": "x"}, &driver.EnqueueOptions{Group: "g1"})
+		require.NoError(t, err)
+		opts := &driver.FailOptions{MaxRetries: 1}
+
+		tk := b.readOne(t, queue, nil)
+		out, err := b.client.Fail(b.ctx, queue, tk.MsgID, tk.Attempt, "boom 1", opts)
+		require.NoError(t, err)
+		require.Equal(t, driver.FailRetrying, out)
+
+		tk = b.readOne(t, queue, nil)
+		require.Equal(t, id, tk.MsgID, "a retry keeps the msg_id")
+		require.Equal(t, 2, tk.Attempt)
+		out, err = b.client.Fail(b.ctx, queue, tk.MsgID, tk.Attempt, "boom 2", opts)
+		require.NoError(t, err)
+		require.Equal(t, driver.FailDeadLettered, out, "max_retries=1 means two attempts")
+		require.Zero(t, b.queueRows(t, queue))
+
+		entries, err := b.client.ListDLQ(b.ctx, queue, 10)
+		require.NoError(t, err)
+		require.Len(t, entries, 1)
+		e := entries[0]
+		require.Equal(t, id, e.OriginalMsgID)
+		require.Equal(t, queue, e.Queue)
+		require.Equal(t, tk.TaskID, e.TaskID)
+		require.Equal(t, "g1", e.GroupKey)
+		require.JSONEq(t, `{"job": "x"}`, string(e.Payload))
+		require.Len(t, e.Errors, 2)
+		require.Equal(t, 1, e.Errors[0].Attempt)
+		require.Equal(t, "boom 1", e.Errors[0].Error)
+		require.Equal(t, "boom 2", e.Errors[1].Error)
+		require.WithinDuration(t, time.Now(), e.Errors[1].At, time.Minute)
+		require.EqualValues(t, id, e.Headers["x-pgtq-original"])
+		require.WithinDuration(t, time.Now(), e.DeadLetteredAt, time.Minute)
+	})
+
+	t.Run("NonRetryableGoesToDLQAtOnce", func(t *testing.T) {
+		queue := b.newQueue(t, false)
+		_, err := b.client.Enqueue(b.ctx, queue, map[string]any{"n": 1}, nil)
+		require.NoError(t, err)
+		tk := b.readOne(t, queue, nil)
+		out, err := b.client.Fail(b.ctx, queue, tk.MsgID, tk.Attempt, "bad input",
+			&driver.FailOptions{NonRetryable: true, MaxRetries: 5})
+		require.NoError(t, err)
+		require.Equal(t, driver.FailDeadLettered, out)
+		entries, err := b.client.ListDLQ(b.ctx, queue, 10)
+		require.NoError(t, err)
+		require.Len(t, entries, 1)
+	})
+
+	t.Run("NoDLQArchivesAsFailed", func(t *testing.T) {
+		queue := b.newQueue(t, true)
+		id, err := b.client.Enqueue(b.ctx, queue, map[string]any{"n": 1}, nil)
+		require.NoError(t, err)
+		tk := b.readOne(t, queue, nil)
+		out, err := b.client.Fail(b.ctx, queue, tk.MsgID, tk.Attempt, "boom", nil)
+		require.NoError(t, err)
+		require.Equal(t, driver.FailFailed, out)
+		require.EqualValues(t, 1, b.count(t, `SELECT count(*) FROM pgmq.a_`+queue+
+			` WHERE msg_id = $1 AND headers->>'x-pgtq-status' = 'failed'`, id))
+		entries, err := b.client.ListDLQ(b.ctx, queue, 10)
+		require.NoError(t, err)
+		require.Empty(t, entries, "a queue without DLQ lists nothing")
+		_, err = b.client.Reschedule(b.ctx, queue, 1)
+		require.ErrorIs(t, err, driver.ErrInvalidArgument, "no DLQ to reschedule from")
+	})
+
+	t.Run("StaleAttemptIsLeaseLost", func(t *testing.T) {
+		queue := b.newQueue(t, false)
+		id, err := b.client.Enqueue(b.ctx, queue, map[string]any{"n": 1}, nil)
+		require.NoError(t, err)
+		first := b.readOne(t, queue, nil)
+		b.makeVisible(t, queue, id)
+		b.readOne(t, queue, nil)
+		out, err := b.client.Fail(b.ctx, queue, id, first.Attempt, "late", nil)
+		require.NoError(t, err)
+		require.Equal(t, driver.FailLeaseLost, out)
+		require.EqualValues(t, 1, b.queueRows(t, queue))
+	})
+
+	t.Run("RetryDelay", func(t *testing.T) {
+		queue := b.newQueue(t, false)
+		_, err := b.client.Enqueue(b.ctx, queue, map[string]any{"n": 1}, nil)
+		require.NoError(t, err)
+		tk := b.readOne(t, queue, nil)
+		out, err := b.client.Fail(b.ctx, queue, tk.MsgID, tk.Attempt, "later",
+			&driver.FailOptions{MaxRetries: 3, RetryDelay: 30 * time.Minute})
+		require.NoError(t, err)
+		require.Equal(t, driver.FailRetrying, out)
+		tasks, err := b.client.Read(b.ctx, queue, 1, time.Minute, nil)
+		require.NoError(t, err)
+		require.Empty(t, tasks, "no retry before its delay")
+		due, ok, err := b.client.NextDue(b.ctx, queue)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.WithinDuration(t, time.Now().Add(30*time.Minute), due, 10*time.Second)
+	})
+}
+
+func TestDriverExtendLeaseAndRelease(t *testing.T) {
+	t.Parallel()
+	b := setupDriver(t)
+	queue := b.newQueue(t, false)
+	id, err := b.client.Enqueue(b.ctx, queue, map[string]any{"n": 1}, nil)
+	require.NoError(t, err)
+
+	tk := b.readOne(t, queue, nil)
+	ok, err := b.client.ExtendLease(b.ctx, queue, tk.MsgID, tk.Attempt, 2*time.Hour)
+	require.NoError(t, err)
+	require.True(t, ok)
+	var vt time.Time
+	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT vt FROM pgmq.q_`+queue+` WHERE msg_id = $1`, id).Scan(&vt))
+	require.WithinDuration(t, time.Now().Add(2*time.Hour), vt, 10*time.Second)
+
+	ok, err = b.client.ExtendLease(b.ctx, queue, tk.MsgID, tk.Attempt+1, time.Hour)
+	require.NoError(t, err)
+	require.False(t, ok, "a stale token cannot extend")
+	_, err = b.client.ExtendLease(b.ctx, queue, tk.MsgID, tk.Attempt, 0)
+	require.ErrorIs(t, err, driver.ErrInvalidArgument)
+
+	// Release: visible at once and the attempt is not burned.
+	ok, err = b.client.Release(b.ctx, queue, tk.MsgID, tk.Attempt)
+	require.NoError(t, err)
+	require.True(t, ok)
+	again := b.readOne(t, queue, nil)
+	require.Equal(t, id, again.MsgID)
+	require.Equal(t, tk.Attempt, again.Attempt, "a released attempt does not count")
+
+	ok, err = b.client.Release(b.ctx, queue, tk.MsgID, again.Attempt+1)
+	require.NoError(t, err)
+	require.False(t, ok, "a stale token cannot release")
+}
+
+func TestDriverCompleteTx(t *testing.T) {
+	t.Parallel()
+	b := setupDriver(t)
+	queue := b.newQueue(t, false)
+	id, err := b.client.Enqueue(b.ctx, queue, map[string]any{"n": 1}, nil)
+	require.NoError(t, err)
+	tk := b.readOne(t, queue, nil)
+
+	// Rolled back with the caller's work: the task is still leased to us.
+	tx, err := b.pool.Begin(b.ctx)
+	require.NoError(t, err)
+	ok, err := b.client.CompleteTx(b.ctx, tx, queue, tk.MsgID, tk.Attempt)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NoError(t, tx.Rollback(b.ctx))
+	require.EqualValues(t, 1, b.queueRows(t, queue))
+
+	// Committed: archived.
+	tx, err = b.pool.Begin(b.ctx)
+	require.NoError(t, err)
+	ok, err = b.client.CompleteTx(b.ctx, tx, queue, tk.MsgID, tk.Attempt)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NoError(t, tx.Commit(b.ctx))
+	require.Zero(t, b.queueRows(t, queue))
+	require.EqualValues(t, 1, b.count(t, `SELECT count(*) FROM pgmq.a_`+queue+` WHERE msg_id = $1`, id))
+}

@@ -1,0 +1,72 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// TaskInfo describes the task a handler is running. Get it with TaskFromContext.
+type TaskInfo struct {
+	// Queue is the queue the task was read from.
+	Queue string
+	// MsgID is the task's pgmq message id; it stays the same across retries.
+	MsgID int64
+	// TaskID is the stable task id (x-pgtq-task-id); it survives retries and reschedules from the DLQ.
+	TaskID string
+	// Attempt is 1 for the first run, 2 for the first retry, and so on (lease expiries count too).
+	Attempt int
+	// GroupKey is the task's group, "" when ungrouped.
+	GroupKey string
+	// EnqueuedAt is when the message was enqueued.
+	EnqueuedAt time.Time
+	// StartedAt is when this worker started the handler.
+	StartedAt time.Time
+	// Headers are the message headers (x-pgtq-* and the producer's own).
+	Headers map[string]any
+}
+
+type taskCtxKey struct{}
+
+// running is the per-attempt state shared by the executor, Heartbeat and shutdown.
+type running struct {
+	info  TaskInfo
+	w     *Worker
+	p     *Processor
+	timer *time.Timer
+	mu    sync.Mutex
+	// released is set when shutdown gave the task back; the executor then neither completes nor fails it.
+	released bool
+}
+
+// TaskFromContext returns the metadata of the task whose handler received ctx.
+func TaskFromContext(ctx context.Context) (TaskInfo, bool) {
+	r, ok := ctx.Value(taskCtxKey{}).(*running)
+	if !ok {
+		return TaskInfo{}, false
+	}
+	return r.info, true
+}
+
+// Heartbeat tells PGTQ that the task of ctx is still making progress: it extends the task's lease by
+// the processor's lease length from now and restarts the handler's Timeout. Long tasks call it
+// periodically, well within Timeout. It returns ErrLeaseLost when the lease already expired and
+// another worker may have the task; the handler should then stop.
+func Heartbeat(ctx context.Context) error {
+	r, ok := ctx.Value(taskCtxKey{}).(*running)
+	if !ok {
+		return ErrNoTask
+	}
+	ok, err := r.w.client.ExtendLease(ctx, r.info.Queue, r.info.MsgID, r.info.Attempt, r.p.lease)
+	if err != nil {
+		return fmt.Errorf("heartbeat task %d: %w", r.info.MsgID, err)
+	}
+	if !ok {
+		return ErrLeaseLost
+	}
+	r.mu.Lock()
+	r.timer.Reset(r.p.opts.Timeout)
+	r.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,578 @@
+// Package worker runs PGTQ tasks: typed processors (NewProcessor), a worker pool (New, Run) that claims
+// tasks through the driver, wakes up on LISTEN/NOTIFY and on the earliest delayed task, prunes archives
+// on its own schedule and shuts down gracefully, and Main, the CLI of a user's worker binary.
+//
+//	p := worker.NewProcessor("emails", func(ctx context.Context, e Email) error { return send(ctx, e) },
+//		&worker.ProcessorOptions{MaxRetries: 3, RetryDelay: worker.ExponentialDelay(time.Second, time.Minute, 0.2)})
+//	w, err := worker.New(client, &worker.Options{Processors: []*worker.Processor{p}, ConcurrencyLimit: 8})
+//	err = w.Run(ctx) // blocks until ctx ends, then drains
+//
+// Every state change is one call of a pgtq SQL function; the worker never writes SQL itself.
+package worker
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pgtq/pgtq/driver"
+)
+
+// Defaults of Options.
+const (
+	// ConcurrencyLimitDefault is the number of tasks one worker runs at once.
+	ConcurrencyLimitDefault = 1
+	// PollIntervalDefault is the fallback poll period; LISTEN/NOTIFY and the due-time timer do the real work.
+	PollIntervalDefault = time.Second
+	// PollExceptionIntervalDefault is the first wait after a failed claim; repeated errors back off from it.
+	PollExceptionIntervalDefault = 5 * time.Second
+	// PruneIntervalDefault is how often each queue's archives are pruned (once per interval per fleet).
+	PruneIntervalDefault = 12 * time.Hour
+	// PruneDisabled, as Options.PruneInterval, turns pruning off.
+	PruneDisabled time.Duration = -1
+	// PruneBatchSizeDefault is the number of archived rows deleted per batch.
+	PruneBatchSizeDefault = 1000
+	// ArchiveRetentionDefault is how long archived tasks are kept before pruning deletes them.
+	ArchiveRetentionDefault = 7 * 24 * time.Hour
+	// ShutdownTimeoutDefault is how long Run waits for running tasks after its ctx ends.
+	ShutdownTimeoutDefault = 30 * time.Second
+)
+
+// ackTimeout bounds one complete/fail/release call.
+const ackTimeout = 10 * time.Second
+
+// Options configures a Worker. A nil *Options means all defaults (and no processors, which New refuses).
+type Options struct {
+	// Processors are the queues this worker serves, at most one processor per queue. Required.
+	Processors []*Processor
+
+	// ConcurrencyLimit is the number of tasks this worker runs at once, shared by all its processors. The
+	// worker claims at most as many tasks as it has free slots, so it never holds a task it cannot start.
+	// Defaults to ConcurrencyLimitDefault (1).
+	ConcurrencyLimit int
+
+	// PollInterval is the fallback poll period for work whose notification was lost. Wake-ups normally
+	// come from LISTEN/NOTIFY and from a timer set to the earliest delayed task or retry. Defaults to
+	// PollIntervalDefault (1 s).
+	PollInterval time.Duration
+
+	// PollExceptionInterval is the wait before claiming again after a database error; repeated errors
+	// double it (up to 12x) with jitter. Defaults to PollExceptionIntervalDefault (5 s).
+	PollExceptionInterval time.Duration
+
+	// PruneInterval is how often archived tasks older than ArchiveRetention are deleted from each queue's
+	// archive and its DLQ's archive. Across all workers, each queue is pruned at most once per interval.
+	// PruneDisabled (any negative value) turns pruning off. Defaults to PruneIntervalDefault (12 h).
+	PruneInterval time.Duration
+
+	// PruneBatchSize is the number of rows pruning deletes per batch (it loops until done). Defaults to
+	// PruneBatchSizeDefault (1000).
+	PruneBatchSize int
+
+	// ArchiveRetention is the age after which archived tasks are pruned. Defaults to
+	// ArchiveRetentionDefault (7 days).
+	ArchiveRetention time.Duration
+
+	// ShutdownTimeout is how long Run lets running tasks finish after its ctx ends; then their ctx is
+	// cancelled and unfinished tasks are released back to the queue with their attempt not counted.
+	// Defaults to ShutdownTimeoutDefault (30 s).
+	ShutdownTimeout time.Duration
+
+	// Logger receives the worker's logs. Defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+func (o *Options) validate() error {
+	switch {
+	case len(o.Processors) == 0:
+		return errors.New("Options.Processors is empty")
+	case o.ConcurrencyLimit < 0:
+		return fmt.Errorf("Options.ConcurrencyLimit must be >= 1, got %d", o.ConcurrencyLimit)
+	case o.PollInterval < 0:
+		return fmt.Errorf("Options.PollInterval must be > 0, got %s", o.PollInterval)
+	case o.PollExceptionInterval < 0:
+		return fmt.Errorf("Options.PollExceptionInterval must be > 0, got %s", o.PollExceptionInterval)
+	case o.PruneBatchSize < 0:
+		return fmt.Errorf("Options.PruneBatchSize must be >= 1, got %d", o.PruneBatchSize)
+	case o.ArchiveRetention < 0:
+		return fmt.Errorf("Options.ArchiveRetention must be >= 0, got %s", o.ArchiveRetention)
+	case o.ShutdownTimeout < 0:
+		return fmt.Errorf("Options.ShutdownTimeout must be >= 0, got %s", o.ShutdownTimeout)
+	}
+	seen := map[string]bool{}
+	for i, p := range o.Processors {
+		if p == nil {
+			return fmt.Errorf("Options.Processors[%d] is nil", i)
+		}
+		if p.err != nil {
+			return fmt.Errorf("processor %q: %w", p.queue, p.err)
+		}
+		if seen[p.queue] {
+			return fmt.Errorf("Options.Processors: two processors for queue %q", p.queue)
+		}
+		seen[p.queue] = true
+	}
+	return nil
+}
+
+// Worker claims and runs tasks for its processors. Create it with New; Run it once.
+type Worker struct {
+	client *driver.Client
+	opts   Options
+	log    *slog.Logger
+	procs  []*procState
+
+	wake    chan struct{} // buffered(1): something may have changed, re-evaluate
+	ready   chan struct{} // closed when the listener first listens on every channel
+	readyMu sync.Once
+	started atomic.Bool
+
+	listening atomic.Bool // the listener connection is up; polling may relax
+
+	completions chan completion // to the completer
+
+	mu      sync.Mutex
+	free    int // free task slots
+	running map[*running]struct{}
+	tasks   sync.WaitGroup
+}
+
+// procState is the dispatcher's view of one processor.
+type procState struct {
+	p     *Processor
+	dirty atomic.Bool // there may be claimable work
+	// Guarded by Worker.mu:
+	due time.Time // earliest known future vt (delayed task or retry); zero when none
+	// Used by the dispatcher goroutine only:
+	errs    int
+	retryAt time.Time
+}
+
+// New returns a worker for client's database with opts. It validates the options and the processors.
+func New(client *driver.Client, opts *Options) (*Worker, error) {
+	if client == nil {
+		return nil, errors.New("worker: client is nil")
+	}
+	o := Options{}
+	if opts != nil {
+		o = *opts
+	}
+	if err := o.validate(); err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	o.ConcurrencyLimit = cmp.Or(o.ConcurrencyLimit, ConcurrencyLimitDefault)
+	o.PollInterval = cmp.Or(o.PollInterval, PollIntervalDefault)
+	o.PollExceptionInterval = cmp.Or(o.PollExceptionInterval, PollExceptionIntervalDefault)
+	o.PruneInterval = cmp.Or(o.PruneInterval, PruneIntervalDefault)
+	o.PruneBatchSize = cmp.Or(o.PruneBatchSize, PruneBatchSizeDefault)
+	o.ArchiveRetention = cmp.Or(o.ArchiveRetention, ArchiveRetentionDefault)
+	o.ShutdownTimeout = cmp.Or(o.ShutdownTimeout, ShutdownTimeoutDefault)
+	o.Logger = cmp.Or(o.Logger, slog.Default())
+	w := &Worker{
+		client:  client,
+		opts:    o,
+		log:     o.Logger,
+		wake:    make(chan struct{}, 1),
+		ready:   make(chan struct{}),
+		free:    o.ConcurrencyLimit,
+		running: map[*running]struct{}{},
+
+		completions: make(chan completion, o.ConcurrencyLimit),
+	}
+	for _, p := range o.Processors {
+		w.procs = append(w.procs, &procState{p: p})
+	}
+	return w, nil
+}
+
+// Ready is closed once the worker listens for notifications on every processor's queue, i.e. from then
+// on new work wakes it at once. Useful in tests and readiness probes.
+func (w *Worker) Ready() <-chan struct{} { return w.ready }
+
+// signal asks the dispatcher to look again without blocking.
+func (w *Worker) signal() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run claims and runs tasks until ctx ends, then shuts down: it stops claiming, waits up to
+// ShutdownTimeout for running tasks, cancels the rest and releases them. It returns nil after a clean
+// shutdown. A Worker runs once.
+func (w *Worker) Run(ctx context.Context) error {
+	if !w.started.CompareAndSwap(false, true) {
+		return errors.New("worker: Run called twice")
+	}
+	// Handlers get a ctx that outlives Run's ctx: shutdown cancels it only after ShutdownTimeout.
+	taskCtx, cancelTasks := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelTasks(errShutdown)
+
+	var bg sync.WaitGroup
+	bg.Go(func() { w.listen(ctx) })
+	if w.opts.PruneInterval > 0 {
+		bg.Go(func() { w.prune(ctx) })
+	}
+	// The completer outlives ctx: tasks finishing during shutdown still complete through it.
+	stopCompleter := make(chan struct{})
+	bg.Go(func() { w.completer(stopCompleter) })
+
+	w.dispatch(ctx, taskCtx)
+	w.shutdown(cancelTasks)
+	close(stopCompleter)
+	bg.Wait()
+	return nil
+}
+
+// dispatch is the claim loop: it runs until ctx ends.
+func (w *Worker) dispatch(ctx, taskCtx context.Context) {
+	for _, ps := range w.procs {
+		ps.dirty.Store(true)
+	}
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	nextPoll := time.Now()
+	round := 0
+	for {
+		now := time.Now()
+		if !now.Before(nextPoll) {
+			for _, ps := range w.procs {
+				ps.dirty.Store(true)
+			}
+			interval := w.opts.PollInterval
+			if !w.listening.Load() {
+				// Notifications are not arriving: poll more often until the listener is back.
+				interval = min(interval, time.Second)
+			}
+			nextPoll = now.Add(interval)
+		}
+		w.mu.Lock()
+		for _, ps := range w.procs {
+			if !ps.due.IsZero() && !now.Before(ps.due) {
+				ps.due = time.Time{}
+				ps.dirty.Store(true)
+			}
+		}
+		w.mu.Unlock()
+
+		w.claim(ctx, taskCtx, round)
+		round++
+		if ctx.Err() != nil {
+			return
+		}
+
+		next := nextPoll
+		w.mu.Lock()
+		for _, ps := range w.procs {
+			if !ps.due.IsZero() && ps.due.Before(next) {
+				next = ps.due
+			}
+			if ps.dirty.Load() && !ps.retryAt.IsZero() && ps.retryAt.Before(next) && w.free > 0 {
+				next = ps.retryAt
+			}
+		}
+		w.mu.Unlock()
+		timer.Reset(max(time.Until(next), 0))
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// claim reads tasks for every processor that may have work, as long as slots are free.
+func (w *Worker) claim(ctx, taskCtx context.Context, round int) {
+	n := len(w.procs)
+	for i := range n {
+		// Rotate the starting processor so that one busy queue cannot starve the others.
+		ps := w.procs[(round+i)%n]
+		if !ps.dirty.Load() || time.Now().Before(ps.retryAt) {
+			continue
+		}
+		slots := w.reserve()
+		if slots == 0 {
+			return // a finishing task frees a slot and signals
+		}
+		// Clear before reading so that a notification arriving during the read marks it again.
+		ps.dirty.Store(false)
+		p := ps.p
+		// The read is not cancelled by shutdown: a claim that committed while the client gave up would leave
+		// tasks leased by nobody until their lease ends. Tasks claimed as shutdown began are released.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
+		tasks, err := w.client.Read(rctx, p.queue, slots, p.lease, &driver.ReadOptions{
+			LIFO:             p.opts.LIFO,
+			Grouped:          p.opts.Grouped,
+			ConcurrencyLimit: p.opts.ConcurrencyLimit,
+			MaxAttempts:      p.opts.MaxRetries + 1,
+		})
+		cancel()
+		if err == nil && ctx.Err() != nil {
+			for _, t := range tasks {
+				w.release(&running{info: TaskInfo{Queue: p.queue, MsgID: t.MsgID, Attempt: t.Attempt}})
+			}
+			w.unreserve(slots)
+			return
+		}
+		if err != nil {
+			w.unreserve(slots)
+			ps.dirty.Store(true)
+			if ctx.Err() != nil {
+				return
+			}
+			ps.errs++
+			wait := backoff(ps.errs, w.opts.PollExceptionInterval, 12*w.opts.PollExceptionInterval)
+			ps.retryAt = time.Now().Add(wait)
+			w.log.Error("pgtq: claim failed", "queue", p.queue, "error", err, "retry_in", wait)
+			continue
+		}
+		ps.errs, ps.retryAt = 0, time.Time{}
+		w.unreserve(slots - len(tasks))
+		for _, t := range tasks {
+			w.start(taskCtx, ps, t)
+		}
+		if len(tasks) == slots {
+			ps.dirty.Store(true) // probably more waiting
+			continue
+		}
+		// Drained for now: learn when the next delayed task or retry falls due.
+		due, ok, err := w.client.NextDue(ctx, p.queue)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.Warn("pgtq: next due lookup failed", "queue", p.queue, "error", err)
+			}
+			continue
+		}
+		if ok {
+			w.setDue(ps, due)
+		}
+	}
+}
+
+// setDue arranges a wake-up for ps at t unless an earlier one is pending.
+func (w *Worker) setDue(ps *procState, t time.Time) {
+	w.mu.Lock()
+	if ps.due.IsZero() || t.Before(ps.due) {
+		ps.due = t
+	}
+	w.mu.Unlock()
+}
+
+func (w *Worker) reserve() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := w.free
+	w.free = 0
+	return n
+}
+
+func (w *Worker) unreserve(n int) {
+	if n <= 0 {
+		return
+	}
+	w.mu.Lock()
+	w.free += n
+	w.mu.Unlock()
+}
+
+// start runs one claimed task in its own goroutine.
+func (w *Worker) start(taskCtx context.Context, ps *procState, t driver.Task) {
+	r := &running{
+		w: w,
+		p: ps.p,
+		info: TaskInfo{
+			Queue: ps.p.queue, MsgID: t.MsgID, TaskID: t.TaskID, Attempt: t.Attempt, GroupKey: t.GroupKey,
+			EnqueuedAt: t.EnqueuedAt, StartedAt: time.Now(), Headers: t.Headers,
+		},
+	}
+	w.mu.Lock()
+	w.running[r] = struct{}{}
+	w.mu.Unlock()
+	w.tasks.Go(func() {
+		defer func() {
+			w.mu.Lock()
+			delete(w.running, r)
+			w.free++
+			w.mu.Unlock()
+			// A finished task may unblock its group or the queue's concurrency limit.
+			ps.dirty.Store(true)
+			w.signal()
+		}()
+		w.execute(taskCtx, r, t)
+	})
+}
+
+// execute runs the handler under its timeout and records the outcome.
+func (w *Worker) execute(taskCtx context.Context, r *running, t driver.Task) {
+	p := r.p
+	hctx, cancel := context.WithCancelCause(taskCtx)
+	defer cancel(nil)
+	hctx = context.WithValue(hctx, taskCtxKey{}, r)
+	r.mu.Lock()
+	r.timer = time.AfterFunc(p.opts.Timeout, func() { cancel(&timeoutError{timeout: p.opts.Timeout.String()}) })
+	r.mu.Unlock()
+
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				done <- &PanicError{Value: v, Stack: debug.Stack()}
+			}
+		}()
+		done <- p.run(hctx, t.Payload, t.TaskID)
+	}()
+
+	var err error
+	select {
+	case err = <-done:
+	case <-hctx.Done():
+		// Timed out (or shutdown gave up waiting): give the handler part of the lease's grace period to
+		// return, then record the outcome anyway so that it lands before the lease ends.
+		grace := (p.lease - p.opts.Timeout) / 2
+		select {
+		case err = <-done:
+		case <-time.After(grace):
+			err = context.Cause(hctx)
+			w.log.Warn("pgtq: handler ignored cancellation; abandoning it", "queue", p.queue,
+				"msg_id", t.MsgID, "attempt", t.Attempt)
+		}
+	}
+	r.mu.Lock()
+	r.timer.Stop()
+	released := r.released
+	r.mu.Unlock()
+	if released {
+		return
+	}
+	cause := context.Cause(hctx)
+	if err != nil && hctx.Err() != nil {
+		switch {
+		case errors.Is(cause, ErrTaskTimeout):
+			if !errors.Is(err, ErrTaskTimeout) {
+				err = fmt.Errorf("%w (handler returned: %v)", cause, err)
+			}
+		case errors.Is(cause, errShutdown):
+			w.release(r)
+			return
+		}
+	}
+
+	actx, acancel := context.WithTimeout(context.WithoutCancel(taskCtx), ackTimeout)
+	defer acancel()
+	log := w.log.With("queue", p.queue, "msg_id", t.MsgID, "attempt", t.Attempt)
+	if err == nil {
+		ok, cerr := w.complete(actx, p.queue, t.MsgID, t.Attempt)
+		switch {
+		case cerr != nil:
+			log.Error("pgtq: complete failed; the task will run again after its lease", "error", cerr)
+		case !ok:
+			log.Warn("pgtq: lease lost before complete; another worker has the task")
+		}
+		return
+	}
+	retryable := p.retryable(err)
+	delay := p.retryDelay(t.Attempt)
+	text := err.Error()
+	var pe *PanicError
+	if errors.As(err, &pe) {
+		text += "\n" + string(pe.Stack[:min(len(pe.Stack), 2000)])
+	}
+	outcome, ferr := w.client.Fail(actx, p.queue, t.MsgID, t.Attempt, text, &driver.FailOptions{
+		NonRetryable: !retryable,
+		MaxRetries:   p.opts.MaxRetries,
+		RetryDelay:   delay,
+	})
+	if ferr != nil {
+		log.Error("pgtq: recording failure failed; the task will run again after its lease", "error", ferr, "task_error", err)
+		return
+	}
+	log.Info("pgtq: task failed", "error", err, "outcome", string(outcome))
+	if outcome == driver.FailRetrying {
+		// Wake up when the retry falls due; the database rounds the delay up to whole seconds.
+		w.setDue(w.procFor(p), time.Now().Add(ceilSecond(delay)))
+	}
+}
+
+// release gives the task of r back to the queue (its attempt does not count), once.
+func (w *Worker) release(r *running) {
+	r.mu.Lock()
+	if r.released {
+		r.mu.Unlock()
+		return
+	}
+	r.released = true
+	r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
+	defer cancel()
+	ok, err := w.client.Release(ctx, r.info.Queue, r.info.MsgID, r.info.Attempt)
+	log := w.log.With("queue", r.info.Queue, "msg_id", r.info.MsgID, "attempt", r.info.Attempt)
+	switch {
+	case err != nil:
+		log.Error("pgtq: release failed; the task will run again after its lease", "error", err)
+	case !ok:
+		log.Warn("pgtq: lease lost before release")
+	default:
+		log.Info("pgtq: released unfinished task at shutdown")
+	}
+}
+
+// ceilSecond rounds d up to whole seconds, as the database does with retry delays.
+func ceilSecond(d time.Duration) time.Duration {
+	return (d + time.Second - 1).Truncate(time.Second)
+}
+
+func (w *Worker) procFor(p *Processor) *procState {
+	for _, ps := range w.procs {
+		if ps.p == p {
+			return ps
+		}
+	}
+	return nil
+}
+
+// shutdown waits for running tasks up to ShutdownTimeout, then cancels them and releases what is left.
+func (w *Worker) shutdown(cancelTasks context.CancelCauseFunc) {
+	done := make(chan struct{})
+	go func() {
+		w.tasks.Wait()
+		close(done)
+	}()
+	w.mu.Lock()
+	n := len(w.running)
+	w.mu.Unlock()
+	if n > 0 {
+		w.log.Info("pgtq: shutting down, waiting for running tasks", "running", n, "timeout", w.opts.ShutdownTimeout)
+	}
+	timer := time.NewTimer(w.opts.ShutdownTimeout)
+	defer timer.Stop()
+	select {
+	case <-done:
+		return
+	case <-timer.C:
+	}
+	w.log.Warn("pgtq: shutdown timeout passed, cancelling running tasks")
+	cancelTasks(errShutdown)
+	// Cancelled handlers return and their executors release them. Handlers that ignore cancellation are
+	// released from here after a short wait so that their tasks are not stuck until the lease ends.
+	select {
+	case <-done:
+		return
+	case <-time.After(LeaseGraceMin / 2):
+	}
+	w.mu.Lock()
+	left := make([]*running, 0, len(w.running))
+	for r := range w.running {
+		left = append(left, r)
+	}
+	w.mu.Unlock()
+	for _, r := range left {
+		w.release(r)
+	}
+}
