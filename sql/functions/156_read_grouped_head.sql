@@ -1,0 +1,25 @@
+-- pgmq.read_grouped_head(queue_name text, vt integer, qty integer, direction text DEFAULT 'ASC')
+--   RETURNS SETOF pgmq.message_record
+--
+-- Head-only FIFO group read: at most one message per group, the group's head, and only while that head is
+-- visible (an in-flight or delayed head blocks its group); heads in head order, at most qty.
+-- vt: seconds the returned messages stay invisible (vt = clock_timestamp() + vt); read_ct is incremented
+-- and last_read_at set on each. qty: the most messages returned (qty < 1 returns none). direction: 'ASC'
+-- (FIFO: a group's head is its oldest message, groups ranked oldest head first) or 'DESC' (LIFO: a group's
+-- head is its newest message, groups ranked newest head first), case-insensitive. Group = header
+-- x-pgmq-group (missing or null: '_default_fifo_group'; '' is a group of its own). Rows come back in
+-- selection order. Implementation and locking: pgmq._read_grouped in 150_internal_group_reads.sql; with
+-- pgmq.create_fifo_index the cost grows with the number of groups, not with the backlog.
+-- Raises PQ003 for a bad direction, P0001 for an invalid queue name, 42P01 for an unknown queue.
+
+CREATE OR REPLACE FUNCTION pgmq.read_grouped_head(
+    queue_name text,
+    vt integer,
+    qty integer,
+    direction text DEFAULT 'ASC'
+)
+RETURNS SETOF pgmq.message_record
+LANGUAGE sql
+AS $$
+    SELECT * FROM pgmq._read_grouped(queue_name, vt, qty, direction, 'head');
+$$;

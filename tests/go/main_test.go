@@ -1,0 +1,9 @@
+package gotest
+
+import (
+	"testing"
+
+	"github.com/pgtq/pgtq/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
