@@ -426,7 +426,6 @@ func TestPgmqLIFOEveryReadFunction(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
 			queue := "lifo_" + tc.name
 			b.createQueue(t, queue, true)
 			b.send(t, queue, groups)

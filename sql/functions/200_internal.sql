@@ -1,0 +1,431 @@
+-- Internal helpers of schema pgtq (not API; no role may execute them directly). They run inside the
+-- SECURITY DEFINER public functions, whose search_path is pinned to pg_catalog, so every object here is
+-- schema-qualified.
+--
+-- pgtq._check_name(fn text, queue_name text) RETURNS void
+--   Raises PQ002 (naming fn and the value) for a NULL, empty, too long (> 47 characters, pgmq's limit) name or
+--   one with the characters pgmq refuses ($ ; -- ').
+--
+-- pgtq._queue(fn text, queue_name text, for_write boolean DEFAULT true) -> (queue, dlq_name, q_table, a_table, dlq_q_table, dlq_a_table)
+--   Looks a task queue up. A pgmq queue without a pgtq.queues row (made with plain pgmq.create, the seed's
+--   way) is registered on first use: DLQ = '<name>_dlq' when that pgmq queue exists. With for_write, takes
+--   ROW EXCLUSIVE on the queue table up front (see the comment there). Raises PQ002 (bad name),
+--   PQ001 (no such pgmq queue), PQ003 (the name is the dead-letter queue of another task queue).
+--
+-- pgtq._setup(queue_name text) RETURNS void
+--   Installs what pgtq needs on pgmq.q_<name>: indexes (group head probe, dedupe key, busy/limit, ungrouped
+--   tasks), the AFTER INSERT trigger (group rows + NOTIFY) and backfills group rows. Idempotent.
+--
+-- pgtq._after_insert() trigger (statement level, transition table new_rows, TG_ARGV[0] = queue name)
+--   Makes sure a pgtq.groups row exists (and stays) for every group of the inserted rows, and sends NOTIFY on
+--   pgmq's channel "pgmq.q_<name>.INSERT" so idle workers wake up, also for plain pgmq.send.
+--
+-- pgtq._group_done(queue_name text, q_table text, group_key text, msg_id bigint) RETURNS void
+--   Called after msg_id left the queue or was released: frees the group if msg_id held it (and refreshes its
+--   head_msg_id ordering hint), and deletes the group row when the group has no task left (race-free, see the
+--   comments above pgtq._after_insert).
+--
+-- pgtq._append_error(headers jsonb, attempt integer, error text) RETURNS jsonb
+--   headers with {attempt, error, at} appended to x-pgtq-errors (last 20 kept).
+--
+-- pgtq._task_headers(fn text, headers jsonb, group_key text, dedupe_key text) RETURNS jsonb
+--   Headers of a new task: caller headers (must be an object without x-pgtq-* keys, else PQ003) plus
+--   x-pgtq-task-id, x-pgtq-status 'queued', x-pgmq-group and x-pgtq-dedupe-key.
+--
+-- pgtq._insert_task(q_table text, payload jsonb, headers jsonb, delay integer) RETURNS bigint
+--   Inserts one task; with an x-pgtq-dedupe-key header already held by a task in the queue it inserts nothing
+--   and returns that task's msg_id (race-free through the unique index).
+--
+-- pgtq._final_failure(queue_name text, msg_id bigint, headers jsonb) RETURNS text
+--   Removes a (locked) task for good: with a DLQ, copies it there and archives it as 'dead_lettered';
+--   without, archives it as 'failed'. Returns 'dead_lettered' or 'failed'. headers = the task's headers with
+--   the latest error already appended.
+--
+-- pgtq._notify(q_table text) RETURNS void
+--   NOTIFY on pgmq's insert channel of the queue (empty payload), sent at commit.
+
+-- An earlier two-argument _queue would make calls ambiguous next to the current one.
+DO $$
+BEGIN
+    IF pg_catalog.to_regprocedure('pgtq._queue(text,text)') IS NOT NULL THEN
+        DROP FUNCTION pgtq._queue(text, text);
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pgtq._check_name(fn text, queue_name text)
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+AS $$
+BEGIN
+    IF queue_name IS NULL OR queue_name = '' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'PQ002',
+            MESSAGE = format('%s: queue_name must not be NULL or empty, got %s', fn, coalesce(quote_literal(queue_name), 'NULL'));
+    END IF;
+    IF length(queue_name) > 47 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'PQ002',
+            MESSAGE = format('%s: queue name %L is too long, maximum length is 47 characters', fn, queue_name);
+    END IF;
+    IF queue_name ~ '\$|;|--|''' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'PQ002',
+            MESSAGE = format('%s: queue name %L contains invalid characters: $, ;, --, or ''', fn, queue_name);
+    END IF;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION pgtq._notify(q_table text)
+RETURNS void
+LANGUAGE sql
+AS $$
+    SELECT pg_catalog.pg_notify('pgmq.' || q_table || '.INSERT', NULL);
+$$;
+
+CREATE OR REPLACE FUNCTION pgtq._queue(
+    fn text,
+    queue_name text,
+    for_write boolean DEFAULT true,
+    OUT queue text,
+    OUT dlq_name text,
+    OUT q_table text,
+    OUT a_table text,
+    OUT dlq_q_table text,
+    OUT dlq_a_table text
+)
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    -- Fast path: one primary-key lookup.
+    SELECT q.queue_name, q.dlq_name INTO queue, dlq_name
+    FROM pgtq.queues q WHERE q.queue_name = _queue.queue_name;
+
+    IF NOT FOUND THEN
+        PERFORM pgtq._check_name(fn, _queue.queue_name);
+        IF NOT EXISTS (SELECT 1 FROM pgmq.meta m WHERE m.queue_name = _queue.queue_name) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'PQ001',
+                MESSAGE = format('%s: queue %L does not exist', fn, _queue.queue_name),
+                HINT = 'Create it with pgtq.create_queue().';
+        END IF;
+        -- Registering a DLQ as a task queue would give it the unique dedupe index, and two dead-lettered
+        -- copies of tasks that shared a dedupe key at different times would then collide.
+        IF EXISTS (SELECT 1 FROM pgtq.queues q WHERE q.dlq_name = _queue.queue_name) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'PQ003',
+                MESSAGE = format('%s: %L is a dead-letter queue, not a task queue', fn, _queue.queue_name);
+        END IF;
+        -- Serialise registration with create_queue/drop_queue of the same name (namespaced key).
+        PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgtq.queue'),
+                                                 pg_catalog.hashtext(_queue.queue_name));
+        -- Re-check under the lock (new statement, new snapshot): a concurrent first caller may have registered
+        -- it meanwhile, and running the DDL again would queue a table lock behind readers and completers that
+        -- hold group row locks (a deadlock cycle through the lock queue).
+        IF NOT EXISTS (SELECT 1 FROM pgtq.queues q WHERE q.queue_name = _queue.queue_name) THEN
+            INSERT INTO pgtq.queues AS q (queue_name, dlq_name)
+            SELECT _queue.queue_name,
+                   CASE WHEN EXISTS (SELECT 1 FROM pgmq.meta m WHERE m.queue_name = _queue.queue_name || '_dlq')
+                             AND NOT EXISTS (SELECT 1 FROM pgtq.queues q WHERE q.queue_name = _queue.queue_name || '_dlq')
+                        THEN _queue.queue_name || '_dlq' END;
+            PERFORM pgtq._setup(_queue.queue_name);
+        END IF;
+        SELECT q.queue_name, q.dlq_name INTO queue, dlq_name
+        FROM pgtq.queues q WHERE q.queue_name = _queue.queue_name;
+    END IF;
+
+    q_table := pgmq.format_table_name(queue, 'q');
+    a_table := pgmq.format_table_name(queue, 'a');
+    -- Take the table lock every caller's UPDATE/DELETE needs now, before any row lock: a lock requested later
+    -- would queue behind a waiting DDL (CREATE INDEX/TRIGGER, pgmq.create's IF NOT EXISTS) while we hold row
+    -- locks that the DDL's blockers wait for, which is a deadlock cycle through the lock queue.
+    -- (Not for read-only callers, which may run in read-only transactions, where this lock is refused.)
+    IF for_write THEN
+        EXECUTE format('LOCK TABLE pgmq.%I IN ROW EXCLUSIVE MODE', q_table);
+    END IF;
+    IF dlq_name IS NOT NULL THEN
+        dlq_q_table := pgmq.format_table_name(dlq_name, 'q');
+        dlq_a_table := pgmq.format_table_name(dlq_name, 'a');
+    END IF;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION pgtq._setup(queue_name text)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_q text := pgmq.format_table_name(queue_name, 'q');
+BEGIN
+    -- Group head probe: the oldest/newest visible task of one group is an index range scan + LIMIT 1, so a
+    -- grouped read costs O(active groups) whatever the backlog. (->> IS NOT NULL rather than `headers ?`:
+    -- a JSON null group and NULL headers both mean "ungrouped".)
+    IF pg_catalog.to_regclass(format('pgmq.%I', v_q || '_tq_grp')) IS NULL THEN
+        EXECUTE format(
+            'CREATE INDEX %I ON pgmq.%I ((headers->>''x-pgmq-group''), msg_id) WHERE (headers->>''x-pgmq-group'') IS NOT NULL',
+            v_q || '_tq_grp', v_q);
+    END IF;
+    -- Ungrouped tasks, for grouped reads (each ungrouped task is its own group).
+    IF pg_catalog.to_regclass(format('pgmq.%I', v_q || '_tq_ung')) IS NULL THEN
+        EXECUTE format(
+            'CREATE INDEX %I ON pgmq.%I (msg_id) WHERE (headers->>''x-pgmq-group'') IS NULL',
+            v_q || '_tq_ung', v_q);
+    END IF;
+    -- Dedupe keys: unique among the tasks in the queue, enforced by the index (INSERT ... ON CONFLICT), so two
+    -- concurrent enqueues with one key cannot both insert.
+    IF pg_catalog.to_regclass(format('pgmq.%I', v_q || '_tq_dd')) IS NULL THEN
+        EXECUTE format(
+            'CREATE UNIQUE INDEX %I ON pgmq.%I ((headers->>''x-pgtq-dedupe-key'')) WHERE (headers->>''x-pgtq-dedupe-key'') IS NOT NULL',
+            v_q || '_tq_dd', v_q);
+    END IF;
+    -- Claimed and retrying tasks: the concurrency-limit count (processing with a live lease) and the redelivery
+    -- of due busy tasks cost O(in flight), not O(backlog).
+    IF pg_catalog.to_regclass(format('pgmq.%I', v_q || '_tq_busy')) IS NULL THEN
+        EXECUTE format(
+            'CREATE INDEX %I ON pgmq.%I (vt) WHERE (headers->>''x-pgtq-status'') IN (''processing'', ''retrying'')',
+            v_q || '_tq_busy', v_q);
+    END IF;
+
+    -- Only when missing: DDL on a live queue table takes a lock that conflicts with readers' row updates, and
+    -- create_queue is meant to be called again and again (at every application start).
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+               WHERE t.tgrelid = pg_catalog.to_regclass(format('pgmq.%I', v_q)) AND t.tgname = 'pgtq_after_insert') THEN
+        RETURN;
+    END IF;
+
+    -- CREATE TRIGGER waits for in-flight inserts (lock conflict), so the backfill below sees every row that
+    -- did not fire the trigger.
+    EXECUTE format(
+        'CREATE TRIGGER pgtq_after_insert AFTER INSERT ON pgmq.%I REFERENCING NEW TABLE AS new_rows '
+        'FOR EACH STATEMENT EXECUTE FUNCTION pgtq._after_insert(%L)',
+        v_q, queue_name);
+
+    EXECUTE format(
+        'INSERT INTO pgtq.groups (queue_name, group_key, head_msg_id) '
+        'SELECT $1, headers->>''x-pgmq-group'', min(msg_id) FROM pgmq.%I WHERE (headers->>''x-pgmq-group'') IS NOT NULL '
+        'GROUP BY 2 ON CONFLICT DO NOTHING', v_q)
+    USING queue_name;
+END;
+$$;
+
+-- Group rows and the deleter of empty groups (pgtq._group_done, pgtq.prune) race like this:
+--   * An inserter creates the row with INSERT ... ON CONFLICT DO NOTHING and then takes FOR KEY SHARE on it,
+--     held until its commit. KEY SHARE does not conflict with the FOR NO KEY UPDATE that claimers and
+--     completers take to set/clear busy_msg_id, so inserters never block them (nor they inserters).
+--   * A deleter takes FOR UPDATE SKIP LOCKED (conflicts with KEY SHARE: while any inserter is in flight it
+--     skips and leaves the row) and re-checks emptiness in a NEW statement, whose snapshot sees every inserter
+--     that released its KEY SHARE (= committed) before the lock was granted. Inserters arriving later block on
+--     KEY SHARE until the deleter commits, find the row gone and loop to insert it again; an INSERT that meets
+--     the deleted-but-uncommitted row waits for the deleter (speculative insertion) and then succeeds.
+--   So a committed task always has its group row, and the trigger runs before the inserting statement ends.
+CREATE OR REPLACE FUNCTION pgtq._after_insert()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_queue text := TG_ARGV[0];
+    v_keys text[];
+    v_locked integer;
+BEGIN
+    SELECT array_agg(DISTINCT k ORDER BY k) INTO v_keys
+    FROM (SELECT n.headers->>'x-pgmq-group' AS k FROM new_rows n) s
+    WHERE k IS NOT NULL;
+
+    IF v_keys IS NOT NULL THEN
+        LOOP
+            -- Sorted, so that two inserters of overlapping group sets wait on each other in one order. An
+            -- existing row is left as it is (no update: inserters must not take row locks that conflict with
+            -- claimers).
+            INSERT INTO pgtq.groups (queue_name, group_key, head_msg_id)
+            SELECT v_queue, n.headers->>'x-pgmq-group', min(n.msg_id)
+            FROM new_rows n
+            WHERE (n.headers->>'x-pgmq-group') IS NOT NULL
+            GROUP BY 2 ORDER BY 2
+            ON CONFLICT DO NOTHING;
+
+            SELECT count(*) INTO v_locked FROM (
+                SELECT 1 FROM pgtq.groups g
+                WHERE g.queue_name = v_queue AND g.group_key = ANY (v_keys)
+                ORDER BY g.group_key
+                FOR KEY SHARE OF g
+            ) s;
+            -- A row deleted between our INSERT and our lock: insert it again.
+            EXIT WHEN v_locked = cardinality(v_keys);
+        END LOOP;
+    END IF;
+
+    IF EXISTS (SELECT 1 FROM new_rows) THEN
+        -- Our own NOTIFY (no throttle row to update): pgmq's throttled trigger with interval 0 would make all
+        -- producers queue on one row lock until commit. Same channel, so pgmq listeners work unchanged.
+        PERFORM pg_catalog.pg_notify('pgmq.' || TG_TABLE_NAME || '.INSERT', NULL);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION pgtq._group_done(queue_name text, q_table text, group_key text, msg_id bigint)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_head bigint;
+BEGIN
+    IF group_key IS NULL THEN
+        RETURN;
+    END IF;
+    -- The group's oldest remaining task (one index probe): the new ordering hint, and NULL = looks empty.
+    EXECUTE format(
+        'SELECT msg_id FROM pgmq.%I WHERE (headers->>''x-pgmq-group'') = $1 ORDER BY msg_id LIMIT 1', q_table)
+    INTO v_head USING group_key;
+
+    UPDATE pgtq.groups g SET busy_msg_id = NULL, head_msg_id = coalesce(v_head, g.head_msg_id)
+    WHERE g.queue_name = _group_done.queue_name AND g.group_key = _group_done.group_key
+      AND g.busy_msg_id = _group_done.msg_id;
+
+    IF v_head IS NOT NULL THEN
+        RETURN;
+    END IF;
+
+    -- Looks empty. Lock the row against inserters (SKIP LOCKED: an inserter in flight means "not empty"),
+    -- then re-check in a new statement (fresh snapshot, see the race notes above pgtq._after_insert).
+    PERFORM 1 FROM pgtq.groups g
+    WHERE g.queue_name = _group_done.queue_name AND g.group_key = _group_done.group_key
+      AND g.busy_msg_id IS NULL
+    FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    EXECUTE format(
+        'DELETE FROM pgtq.groups g WHERE g.queue_name = $1 AND g.group_key = $2 AND g.busy_msg_id IS NULL '
+        'AND NOT EXISTS (SELECT 1 FROM pgmq.%I m WHERE (m.headers->>''x-pgmq-group'') = $2)', q_table)
+    USING queue_name, group_key;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION pgtq._append_error(headers jsonb, attempt integer, error text)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT coalesce(_append_error.headers, '{}'::jsonb) || jsonb_build_object('x-pgtq-errors', (
+        SELECT coalesce(jsonb_agg(e ORDER BY i), '[]'::jsonb)
+        FROM (
+            SELECT e, i, count(*) OVER () AS n
+            FROM jsonb_array_elements(
+                     CASE WHEN jsonb_typeof(_append_error.headers->'x-pgtq-errors') = 'array'
+                          THEN _append_error.headers->'x-pgtq-errors' ELSE '[]'::jsonb END
+                     || jsonb_build_array(jsonb_build_object(
+                            'attempt', _append_error.attempt, 'error', _append_error.error,
+                            'at', clock_timestamp())))
+                 WITH ORDINALITY AS a (e, i)
+        ) s
+        WHERE i > n - 20
+    ));
+$$;
+
+CREATE OR REPLACE FUNCTION pgtq._task_headers(fn text, headers jsonb, group_key text, dedupe_key text)
+RETURNS jsonb
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_reserved text;
+BEGIN
+    IF headers IS NOT NULL AND jsonb_typeof(headers) <> 'object' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'PQ003',
+            MESSAGE = format('%s: headers must be a JSON object, got %s', fn, headers);
+    END IF;
+    SELECT k INTO v_reserved FROM jsonb_object_keys(headers) AS k WHERE k LIKE 'x-pgtq-%' ORDER BY k LIMIT 1;
+    IF v_reserved IS NOT NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'PQ003',
+            MESSAGE = format('%s: header %L is reserved for pgtq', fn, v_reserved);
+    END IF;
+    IF dedupe_key = '' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'PQ003',
+            MESSAGE = format('%s: dedupe_key must not be empty', fn);
+    END IF;
+    RETURN coalesce(headers, '{}'::jsonb)
+        || jsonb_build_object('x-pgtq-task-id', gen_random_uuid()::text, 'x-pgtq-status', 'queued')
+        || CASE WHEN group_key IS NOT NULL THEN jsonb_build_object('x-pgmq-group', group_key) ELSE '{}' END
+        || CASE WHEN dedupe_key IS NOT NULL THEN jsonb_build_object('x-pgtq-dedupe-key', dedupe_key) ELSE '{}' END;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION pgtq._insert_task(q_table text, payload jsonb, headers jsonb, delay integer)
+RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_id bigint;
+    v_key text := headers->>'x-pgtq-dedupe-key';
+BEGIN
+    LOOP
+        -- ON CONFLICT waits for an uncommitted holder of the key, then does nothing if it committed.
+        EXECUTE format(
+            'INSERT INTO pgmq.%I (vt, message, headers) '
+            'VALUES (clock_timestamp() + make_interval(secs => $1), $2, $3) '
+            'ON CONFLICT ((headers->>''x-pgtq-dedupe-key'')) WHERE (headers->>''x-pgtq-dedupe-key'') IS NOT NULL '
+            'DO NOTHING RETURNING msg_id', q_table)
+        INTO v_id USING delay, payload, headers;
+        IF v_id IS NOT NULL OR v_key IS NULL THEN
+            RETURN v_id;
+        END IF;
+        EXECUTE format('SELECT msg_id FROM pgmq.%I WHERE (headers->>''x-pgtq-dedupe-key'') = $1', q_table)
+        INTO v_id USING v_key;
+        IF v_id IS NOT NULL THEN
+            RETURN v_id;
+        END IF;
+        -- The holder left the queue between the two statements: the key is free again, insert.
+    END LOOP;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION pgtq._final_failure(queue_name text, msg_id bigint, headers jsonb)
+RETURNS text
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v record;
+    r record;
+    v_dlq_id bigint;
+    v_status text;
+    v_patch jsonb;
+BEGIN
+    SELECT * INTO v FROM pgtq._queue('pgtq.fail', queue_name);
+    EXECUTE format(
+        'DELETE FROM pgmq.%I WHERE msg_id = $1 '
+        'RETURNING msg_id, read_ct, enqueued_at, last_read_at, vt, message', v.q_table)
+    INTO r USING msg_id;
+
+    IF v.dlq_name IS NOT NULL THEN
+        EXECUTE format(
+            'INSERT INTO pgmq.%I (vt, message, headers) VALUES (clock_timestamp(), $1, $2) RETURNING msg_id',
+            v.dlq_q_table)
+        INTO v_dlq_id
+        USING jsonb_build_object(
+                  'msg_id', r.msg_id,
+                  'queue_name', v.queue,
+                  'message', r.message,
+                  'errors', coalesce(headers->'x-pgtq-errors', '[]'::jsonb)),
+              headers || jsonb_build_object('x-pgtq-status', 'dead_lettered', 'x-pgtq-original', r.msg_id);
+        v_status := 'dead_lettered';
+        v_patch := jsonb_build_object('x-pgtq-status', 'dead_lettered', 'x-pgtq-dlq', v_dlq_id);
+    ELSE
+        v_status := 'failed';
+        v_patch := jsonb_build_object('x-pgtq-status', 'failed');
+    END IF;
+
+    EXECUTE format(
+        'INSERT INTO pgmq.%I (msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers) '
+        'VALUES ($1, $2, $3, $4, $5, $6, $7)', v.a_table)
+    USING r.msg_id, r.read_ct, r.enqueued_at, r.last_read_at, r.vt, r.message, headers || v_patch;
+
+    PERFORM pgtq._group_done(v.queue, v.q_table, headers->>'x-pgmq-group', msg_id);
+    RETURN v_status;
+END;
+$$;

@@ -1,0 +1,324 @@
+-- pgtq.read(queue_name text, qty integer, lease_seconds integer, lifo boolean DEFAULT false,
+--           grouped boolean DEFAULT false, concurrency_limit integer DEFAULT NULL,
+--           max_attempts integer DEFAULT NULL) RETURNS SETOF pgtq.task
+--
+-- Claims up to qty visible tasks (vt <= clock_timestamp()) for lease_seconds seconds: sets vt = now + lease,
+-- read_ct + 1, last_read_at, x-pgtq-status 'processing' (and an x-pgtq-task-id if a plain pgmq.send left
+-- none). Returns them with attempt = read_ct, the lease token for complete/fail/extend_lease/release.
+-- Order: FIFO by msg_id ascending, LIFO (lifo => true) descending.
+--
+-- concurrency_limit: the number of the queue's tasks in 'processing' with a live lease never exceeds it; the
+--   count and the claim happen under a per-queue transaction advisory lock (key namespaced 'pgtq.limit'), so
+--   racing readers serialise and nothing is claimed beyond the limit. Needs READ COMMITTED (each statement
+--   must see the previous lock holder's commit): other isolation levels raise PQ003.
+-- max_attempts: a visible task whose read_ct >= max_attempts is not delivered but dead-lettered (error
+--   'lease expired'; DLQ, or archived as 'failed' without one), exactly as a final pgtq.fail.
+-- grouped: at most one task per group (x-pgmq-group) is processing or waiting to retry, across all readers,
+--   and at most one per group per read; ungrouped tasks are each their own group. Per active group there is
+--   one pgtq.groups row; a group is busy while busy_msg_id is set. Candidates, never a backlog scan:
+--     * idle groups' heads: a group's oldest (FIFO) or newest (LIFO) visible task, one index probe per group
+--       (a delayed task is not visible, so it does not hold its group back). FIFO walks idle groups in
+--       head_msg_id order and stops after 3 * qty + 16 heads (O(qty)); LIFO takes the heads from a window
+--       of the newest visible grouped tasks and probes every idle group only when that window is crowded
+--       by busy groups (see below);
+--     * each busy group whose own busy task is visible again (lease expired, retry due): redelivered first,
+--       since nothing else of that group may start;
+--     * busy groups whose busy task was removed behind pgtq's back (pgmq.delete): their head, to heal them;
+--     * visible ungrouped tasks.
+--   The best 3 * qty + 16 by msg_id are kept; their group rows are locked FOR NO KEY UPDATE SKIP LOCKED
+--   re-checking that the busy state is still what the candidate saw, their tasks FOR UPDATE SKIP LOCKED
+--   re-checking visibility, and the first qty that survived (in candidate order) are claimed, setting
+--   busy_msg_id. Busy state only changes under the group row lock, so two claimers can never both start a
+--   task of one group. Group rows are never deleted under a claimer (see pgtq._after_insert for inserters).
+--   Grouped reads assume all reads of the queue are grouped (a non-grouped read does not mark groups busy).
+-- Known cost (as in pgmq): a FIFO/LIFO walk steps over invisible rows (delayed tasks, live leases) that sit
+-- ahead of the first visible ones, so 100k delayed tasks at the head of a queue cost a 100k-row index walk.
+-- Raises PQ001, PQ002, PQ003 (qty, lease_seconds, concurrency_limit or max_attempts < 1 or NULL where
+-- required; lifo/grouped NULL; concurrency_limit outside READ COMMITTED).
+
+CREATE OR REPLACE FUNCTION pgtq.read(
+    queue_name text,
+    qty integer,
+    lease_seconds integer,
+    lifo boolean DEFAULT false,
+    grouped boolean DEFAULT false,
+    concurrency_limit integer DEFAULT NULL,
+    max_attempts integer DEFAULT NULL
+)
+RETURNS SETOF pgtq.task
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+-- The candidate query's estimated cost can cross jit_above_cost; compiling it costs far more than running it.
+SET jit = off
+AS $$
+DECLARE
+    v record;
+    v_dir text;
+    v_need integer := qty;
+    v_in_flight bigint;
+    v_ok bigint[];
+    v_dead bigint[];
+    v_id bigint;
+    v_read_ct integer;
+    v_headers jsonb;
+    v_claim text;
+    v_keys text[];
+    v_expected bigint[];
+    v_ids bigint[];
+    v_locked_keys text[];
+    v_locked_ids bigint[];
+    v_read_cts integer[];
+    v_claim_ids bigint[];
+    v_claim_keys text[];
+    v_pos integer;
+    v_scanned bigint;
+    v_lifo_keys text[];
+    v_lifo_ids bigint[];
+BEGIN
+    IF qty IS NULL OR qty < 1 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'PQ003',
+            MESSAGE = format('pgtq.read: qty must be >= 1, got %s', coalesce(qty::text, 'NULL'));
+    END IF;
+    IF lease_seconds IS NULL OR lease_seconds < 1 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'PQ003',
+            MESSAGE = format('pgtq.read: lease_seconds must be >= 1, got %s', coalesce(lease_seconds::text, 'NULL'));
+    END IF;
+    IF lifo IS NULL OR grouped IS NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'PQ003',
+            MESSAGE = format('pgtq.read: lifo and grouped must not be NULL, got lifo=%s grouped=%s',
+                             coalesce(lifo::text, 'NULL'), coalesce(grouped::text, 'NULL'));
+    END IF;
+    IF concurrency_limit < 1 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'PQ003',
+            MESSAGE = format('pgtq.read: concurrency_limit must be >= 1 or NULL, got %s', concurrency_limit);
+    END IF;
+    IF max_attempts < 1 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'PQ003',
+            MESSAGE = format('pgtq.read: max_attempts must be >= 1 or NULL, got %s', max_attempts);
+    END IF;
+
+    SELECT * INTO v FROM pgtq._queue('pgtq.read', queue_name);
+    v_dir := CASE WHEN lifo THEN 'DESC' ELSE 'ASC' END;
+
+    IF concurrency_limit IS NOT NULL THEN
+        IF current_setting('transaction_isolation') <> 'read committed' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'PQ003',
+                MESSAGE = format('pgtq.read: concurrency_limit needs READ COMMITTED, the transaction is %s',
+                                 current_setting('transaction_isolation'));
+        END IF;
+        -- Held until commit: the next reader counts only after our claims are visible.
+        PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgtq.limit'), pg_catalog.hashtext(v.queue));
+        -- New statement, new snapshot: sees every claim committed by earlier lock holders. The IN (...) clause
+        -- matches the partial index, so this counts in-flight tasks only.
+        EXECUTE format(
+            'SELECT count(*) FROM pgmq.%I WHERE (headers->>''x-pgtq-status'') IN (''processing'', ''retrying'') '
+            'AND (headers->>''x-pgtq-status'') = ''processing'' AND vt > clock_timestamp()', v.q_table)
+        INTO v_in_flight;
+        v_need := least(qty, concurrency_limit - v_in_flight);
+        IF v_need <= 0 THEN
+            RETURN;
+        END IF;
+    END IF;
+
+    -- The claim itself, shared by both modes.
+    v_claim := format(
+        'UPDATE pgmq.%I SET vt = clock_timestamp() + make_interval(secs => $2), read_ct = read_ct + 1, '
+        'last_read_at = clock_timestamp(), '
+        'headers = coalesce(headers, ''{}'') || jsonb_build_object(''x-pgtq-status'', ''processing'', '
+        '''x-pgtq-task-id'', coalesce(headers->>''x-pgtq-task-id'', gen_random_uuid()::text)) '
+        'WHERE msg_id = ANY ($1) '
+        'RETURNING msg_id, read_ct, headers->>''x-pgtq-task-id'', headers->>''x-pgmq-group'', enqueued_at, vt, '
+        'message, headers', v.q_table);
+
+    IF NOT grouped THEN
+        LOOP
+            EXECUTE format(
+                'SELECT coalesce(array_agg(msg_id) FILTER (WHERE $2 IS NULL OR read_ct < $2), ''{}''), '
+                '       coalesce(array_agg(msg_id) FILTER (WHERE read_ct >= $2), ''{}'') '
+                'FROM (SELECT msg_id, read_ct FROM pgmq.%I WHERE vt <= clock_timestamp() '
+                '      ORDER BY msg_id %s LIMIT $1 FOR UPDATE SKIP LOCKED) s', v.q_table, v_dir)
+            INTO v_ok, v_dead USING v_need, max_attempts;
+
+            IF cardinality(v_ok) > 0 THEN
+                RETURN QUERY EXECUTE format('WITH u AS (%s) SELECT * FROM u ORDER BY msg_id %s', v_claim, v_dir)
+                USING v_ok, lease_seconds;
+                v_need := v_need - cardinality(v_ok);
+            END IF;
+            EXIT WHEN cardinality(v_dead) = 0;
+            FOREACH v_id IN ARRAY v_dead LOOP
+                EXECUTE format('SELECT read_ct, headers FROM pgmq.%I WHERE msg_id = $1', v.q_table)
+                INTO v_read_ct, v_headers USING v_id;
+                PERFORM pgtq._final_failure(v.queue, v_id, pgtq._append_error(v_headers, v_read_ct, 'lease expired'));
+            END LOOP;
+            -- Dead-lettered tasks did not fill the batch: look for more.
+            EXIT WHEN v_need <= 0;
+        END LOOP;
+        RETURN;
+    END IF;
+
+    -- LIFO idle-group heads. A group's LIFO head is its newest visible task, which no stored hint can track
+    -- without inserters locking the group row. Instead scan the newest visible grouped tasks (a window of
+    -- 20 * (3 * qty + 16) rows, pkey backwards): the first task met of each idle group is that group's head, and
+    -- the first K idle groups met are exactly the K newest heads. Only when the window is full but holds fewer
+    -- than K idle groups (most recent work belongs to busy groups) probe every idle group: O(idle groups).
+    IF lifo THEN
+        EXECUTE format(
+            $sql$
+            WITH w AS (
+                SELECT m.msg_id, m.headers->>'x-pgmq-group' AS grp FROM pgmq.%1$I m
+                WHERE (m.headers->>'x-pgmq-group') IS NOT NULL AND m.vt <= clock_timestamp()
+                ORDER BY m.msg_id DESC LIMIT $2 * 20
+            ), newest AS (
+                SELECT DISTINCT ON (w.grp) w.grp, w.msg_id FROM w ORDER BY w.grp, w.msg_id DESC
+            ), heads AS (
+                -- LATERAL + LIMIT: one groups_pkey probe per group in the window (a plain join let the planner
+                -- hash-join every group row of every queue).
+                SELECT n.grp, n.msg_id
+                FROM newest n
+                CROSS JOIN LATERAL (
+                    SELECT 1 FROM pgtq.groups g
+                    WHERE g.queue_name = $1 AND g.group_key = n.grp AND g.busy_msg_id IS NULL
+                    LIMIT 1
+                ) idle
+            )
+            SELECT (SELECT count(*) FROM w), coalesce(array_agg(grp ORDER BY msg_id DESC), '{}'),
+                   coalesce(array_agg(msg_id ORDER BY msg_id DESC), '{}')
+            FROM heads
+            $sql$, v.q_table)
+        INTO v_scanned, v_lifo_keys, v_lifo_ids
+        USING v.queue, v_need * 3 + 16;
+        IF v_scanned = (v_need * 3 + 16) * 20 AND cardinality(v_lifo_ids) < v_need * 3 + 16 THEN
+            EXECUTE format(
+                $sql$
+                SELECT coalesce(array_agg(g.group_key ORDER BY h.msg_id DESC), '{}'),
+                       coalesce(array_agg(h.msg_id ORDER BY h.msg_id DESC), '{}')
+                FROM pgtq.groups g
+                CROSS JOIN LATERAL (
+                    SELECT m.msg_id FROM pgmq.%1$I m
+                    WHERE (m.headers->>'x-pgmq-group') = g.group_key AND m.vt <= clock_timestamp()
+                    ORDER BY m.msg_id DESC LIMIT 1
+                ) h
+                WHERE g.queue_name = $1 AND g.busy_msg_id IS NULL
+                $sql$, v.q_table)
+            INTO v_lifo_keys, v_lifo_ids
+            USING v.queue;
+        END IF;
+    END IF;
+
+    -- 1. The best candidates, at most 3 * qty + 16 (room for concurrent readers that take some below).
+    EXECUTE format(
+        $sql$
+        SELECT coalesce(array_agg(group_key ORDER BY ord), '{}'), coalesce(array_agg(expected_busy ORDER BY ord), '{}'),
+               coalesce(array_agg(msg_id ORDER BY ord), '{}')
+        FROM (SELECT row_number() OVER (ORDER BY msg_id %2$s) AS ord, * FROM (SELECT * FROM (
+            %3$s
+          UNION ALL
+            SELECT g.group_key, g.busy_msg_id, m.msg_id
+            FROM pgtq.groups g
+            JOIN pgmq.%1$I m ON m.msg_id = g.busy_msg_id
+            WHERE g.queue_name = $1 AND g.busy_msg_id IS NOT NULL AND m.vt <= clock_timestamp()
+          UNION ALL
+            SELECT g.group_key, g.busy_msg_id, h.msg_id
+            FROM pgtq.groups g
+            CROSS JOIN LATERAL (
+                SELECT m.msg_id FROM pgmq.%1$I m
+                WHERE (m.headers->>'x-pgmq-group') = g.group_key AND m.vt <= clock_timestamp()
+                ORDER BY m.msg_id %2$s LIMIT 1
+            ) h
+            WHERE g.queue_name = $1 AND g.busy_msg_id IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM pgmq.%1$I b WHERE b.msg_id = g.busy_msg_id)
+          UNION ALL
+            (SELECT NULL::text, NULL::bigint, m.msg_id FROM pgmq.%1$I m
+             WHERE (m.headers->>'x-pgmq-group') IS NULL AND m.vt <= clock_timestamp()
+             ORDER BY m.msg_id %2$s LIMIT $2)
+        ) cand
+        ORDER BY msg_id %2$s
+        LIMIT $2) sorted) numbered
+        $sql$,
+        v.q_table, v_dir,
+        CASE WHEN lifo
+             THEN 'SELECT k AS group_key, NULL::bigint AS expected_busy, id AS msg_id FROM unnest($3::text[], $4::bigint[]) AS x (k, id)'
+             -- FIFO: walk idle groups by their head_msg_id hint (index order) and stop after enough heads:
+             -- O(qty), not O(idle groups).
+             ELSE format($idle$
+                 (SELECT g.group_key, NULL::bigint AS expected_busy, h.msg_id
+                  FROM pgtq.groups g
+                  CROSS JOIN LATERAL (
+                      SELECT m.msg_id FROM pgmq.%1$I m
+                      WHERE (m.headers->>'x-pgmq-group') = g.group_key AND m.vt <= clock_timestamp()
+                      ORDER BY m.msg_id LIMIT 1
+                  ) h
+                  WHERE g.queue_name = $1 AND g.busy_msg_id IS NULL
+                  ORDER BY g.head_msg_id LIMIT $2)
+                 $idle$, v.q_table)
+        END)
+    INTO v_keys, v_expected, v_ids
+    USING v.queue, v_need * 3 + 16, v_lifo_keys, v_lifo_ids;
+    IF cardinality(v_ids) = 0 THEN
+        RETURN;
+    END IF;
+
+    -- 2. Lock their group rows, re-checking that each group's busy state is still what the candidate saw: a
+    --    concurrent claimer that took the group first either still holds the row (SKIP LOCKED skips it) or
+    --    committed a new busy_msg_id (the re-check on the latest row version fails). busy_msg_id only changes
+    --    under this lock, so no two readers can both start a task of one group. In candidate order and at
+    --    most v_need rows (LockRows sits under the LIMIT, so only returned rows are locked): a concurrent
+    --    reader with the same candidates skips ours and takes the next ones instead of coming back short.
+    SELECT coalesce(array_agg(l.group_key), '{}') INTO v_locked_keys
+    FROM (
+        SELECT g.group_key
+        FROM pgtq.groups g
+        JOIN unnest(v_keys, v_expected) WITH ORDINALITY AS c (k, e, ord) ON g.group_key = c.k
+        WHERE g.queue_name = v.queue AND c.k IS NOT NULL AND g.busy_msg_id IS NOT DISTINCT FROM c.e
+        ORDER BY c.ord
+        LIMIT v_need
+        FOR NO KEY UPDATE OF g SKIP LOCKED
+    ) l;
+
+    -- 3. Lock the tasks of the locked groups and the ungrouped candidates, re-checking visibility; again in
+    --    candidate order and at most v_need.
+    SELECT coalesce(array_agg(c.id ORDER BY c.ord), '{}') INTO v_ok
+    FROM unnest(v_keys, v_ids) WITH ORDINALITY AS c (k, id, ord)
+    WHERE c.k IS NULL OR c.k = ANY (v_locked_keys);
+    EXECUTE format(
+        'SELECT coalesce(array_agg(msg_id), ''{}''), coalesce(array_agg(read_ct), ''{}'') FROM ('
+        '  SELECT msg_id, read_ct FROM pgmq.%I WHERE msg_id = ANY ($1) AND vt <= clock_timestamp() '
+        '  ORDER BY array_position($1, msg_id) LIMIT $2 FOR UPDATE SKIP LOCKED) s', v.q_table)
+    INTO v_locked_ids, v_read_cts USING v_ok, v_need;
+
+    -- 4. In candidate order, the first v_need locked tasks are claimed; tasks over max_attempts among them
+    --    are dead-lettered instead (freeing their group; its next task waits for the next read).
+    v_claim_ids := '{}';
+    v_claim_keys := '{}';
+    FOR i IN 1 .. cardinality(v_ids) LOOP
+        EXIT WHEN cardinality(v_claim_ids) >= v_need;
+        v_pos := array_position(v_locked_ids, v_ids[i]);
+        CONTINUE WHEN v_pos IS NULL;
+        IF max_attempts IS NOT NULL AND v_read_cts[v_pos] >= max_attempts THEN
+            EXECUTE format('SELECT headers FROM pgmq.%I WHERE msg_id = $1', v.q_table) INTO v_headers USING v_ids[i];
+            PERFORM pgtq._final_failure(v.queue, v_ids[i],
+                                        pgtq._append_error(v_headers, v_read_cts[v_pos], 'lease expired'));
+            CONTINUE;
+        END IF;
+        v_claim_ids := v_claim_ids || v_ids[i];
+        v_claim_keys := v_claim_keys || v_keys[i];
+    END LOOP;
+    IF cardinality(v_claim_ids) = 0 THEN
+        RETURN;
+    END IF;
+
+    UPDATE pgtq.groups g SET busy_msg_id = c.id
+    FROM unnest(v_claim_keys, v_claim_ids) AS c (k, id)
+    WHERE g.queue_name = v.queue AND g.group_key = c.k;
+
+    RETURN QUERY EXECUTE format('WITH u AS (%s) SELECT * FROM u ORDER BY msg_id %s', v_claim, v_dir)
+    USING v_claim_ids, lease_seconds;
+END;
+$$;

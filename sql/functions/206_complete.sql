@@ -1,0 +1,63 @@
+-- pgtq.complete(queue_name text, msg_id bigint, attempt integer) RETURNS boolean
+-- pgtq.complete(queue_name text, msg_ids bigint[], attempts integer[]) RETURNS SETOF bigint
+--
+-- Acknowledges finished tasks: a task still leased to the caller (read_ct = attempt, x-pgtq-status
+-- 'processing') is moved to the archive with x-pgtq-status 'completed', and its group is freed (the group's
+-- next task may start). A lease that expired but was not taken by another reader is still the caller's.
+-- Single form: true if completed, false if the lease was lost (stale attempt, unknown or finished msg_id).
+-- Array form: msg_ids[i] goes with attempts[i]; returns the msg_ids that were completed.
+-- Raises PQ001, PQ002, PQ003 (msg_id/attempt NULL, arrays NULL or of different lengths).
+
+CREATE OR REPLACE FUNCTION pgtq.complete(queue_name text, msg_id bigint, attempt integer)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF msg_id IS NULL OR attempt IS NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'PQ003',
+            MESSAGE = format('pgtq.complete: msg_id and attempt must not be NULL, got msg_id=%s attempt=%s',
+                             coalesce(msg_id::text, 'NULL'), coalesce(attempt::text, 'NULL'));
+    END IF;
+    RETURN EXISTS (SELECT 1 FROM pgtq.complete(queue_name, ARRAY[msg_id], ARRAY[attempt]));
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION pgtq.complete(queue_name text, msg_ids bigint[], attempts integer[])
+RETURNS SETOF bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v record;
+    r record;
+BEGIN
+    IF msg_ids IS NULL OR attempts IS NULL OR cardinality(msg_ids) <> cardinality(attempts) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'PQ003',
+            MESSAGE = format('pgtq.complete: msg_ids and attempts must be non-NULL arrays of one length, got %s and %s',
+                             coalesce(cardinality(msg_ids)::text, 'NULL'), coalesce(cardinality(attempts)::text, 'NULL'));
+    END IF;
+    SELECT * INTO v FROM pgtq._queue('pgtq.complete', queue_name);
+
+    -- DELETE re-checks read_ct after waiting for a concurrent reader's row lock, so a task re-read by someone
+    -- else in the meantime is left alone (lease lost).
+    FOR r IN EXECUTE format(
+        'WITH d AS ('
+        '  DELETE FROM pgmq.%1$I q USING unnest($1, $2) AS u (id, att) '
+        '  WHERE q.msg_id = u.id AND q.read_ct = u.att AND (q.headers->>''x-pgtq-status'') = ''processing'' '
+        '  RETURNING q.*) '
+        'INSERT INTO pgmq.%2$I (msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers) '
+        'SELECT msg_id, read_ct, enqueued_at, last_read_at, vt, message, '
+        '       headers || ''{"x-pgtq-status": "completed"}'' FROM d '
+        'RETURNING msg_id, headers->>''x-pgmq-group'' AS group_key', v.q_table, v.a_table)
+    USING msg_ids, attempts
+    LOOP
+        PERFORM pgtq._group_done(v.queue, v.q_table, r.group_key, r.msg_id);
+        RETURN NEXT r.msg_id;
+    END LOOP;
+END;
+$$;
