@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -172,22 +171,13 @@ type TaskError struct {
 }
 
 // ListDLQ returns up to limit entries of queue's dead-letter queue, oldest first; none when the queue has no
-// DLQ. limit must be positive.
+// DLQ. limit must be positive. It calls pgtq.list_dlq.
 func (c *Client) ListDLQ(ctx context.Context, queue string, limit int) ([]DLQEntry, error) {
 	if limit < 1 {
 		return nil, fmt.Errorf("list dlq %q: %w", queue, invalidArgf("limit must be >= 1, got %d", limit))
 	}
-	dlq, err := c.dlqName(ctx, queue)
-	if err != nil {
-		return nil, fmt.Errorf("list dlq %q: %w", queue, err)
-	}
-	if dlq == "" {
-		return nil, nil
-	}
-	// pgmq names a queue's table q_<lower(name)>; Sanitize quotes it as format('%I') would.
-	table := pgx.Identifier{"pgmq", "q_" + strings.ToLower(dlq)}.Sanitize()
-	rows, err := c.pool.Query(ctx, `SELECT msg_id, enqueued_at, message, headers FROM `+table+`
-		ORDER BY msg_id LIMIT $1`, limit)
+	rows, err := c.pool.Query(ctx, `SELECT msg_id, enqueued_at, message, headers
+		FROM pgtq.list_dlq(queue_name => $1::text, qty => $2::integer)`, queue, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list dlq %q: %w", queue, interpretError(err))
 	}
@@ -196,22 +186,6 @@ func (c *Client) ListDLQ(ctx context.Context, queue string, limit int) ([]DLQEnt
 		return nil, fmt.Errorf("list dlq %q: %w", queue, interpretError(err))
 	}
 	return entries, nil
-}
-
-// dlqName returns the name of queue's dead-letter queue as registered in pgtq.queues ("" when the queue has
-// none). A queue made with plain pgmq.create and not registered yet uses the "<queue>_dlq" convention.
-func (c *Client) dlqName(ctx context.Context, queue string) (string, error) {
-	var dlq *string
-	err := c.pool.QueryRow(ctx, `SELECT dlq_name FROM pgtq.queues WHERE queue_name = $1::text`, queue).Scan(&dlq)
-	switch {
-	case errNoRows(err):
-		return queue + DLQSuffix, nil
-	case err != nil:
-		return "", interpretError(err)
-	case dlq == nil:
-		return "", nil
-	}
-	return *dlq, nil
 }
 
 func scanDLQEntry(row pgx.CollectableRow) (DLQEntry, error) {

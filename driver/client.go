@@ -103,9 +103,12 @@ type CreateQueueOptions struct {
 	// NoDLQ creates the queue without a dead-letter queue: tasks that fail for good are archived with
 	// status failed. Defaults to false (a DLQ named "<name>_dlq" is created).
 	NoDLQ bool
+	// DLQName names the dead-letter queue. Defaults to "<name>_dlq". Ignored with NoDLQ.
+	DLQName string
 }
 
-// CreateQueue creates the queue name (and its dead-letter queue "<name>_dlq" unless opts.NoDLQ), registers
+// CreateQueue creates the queue name (and its dead-letter queue, "<name>_dlq" or opts.DLQName, unless
+// opts.NoDLQ), registers
 // it in pgtq.queues and enables insert notifications. It is idempotent. It calls pgtq.create_queue.
 func (c *Client) CreateQueue(ctx context.Context, name string, opts *CreateQueueOptions) error {
 	return c.createQueue(ctx, c.pool, name, opts)
@@ -116,7 +119,12 @@ func (c *Client) createQueue(ctx context.Context, q Querier, name string, opts *
 	if opts != nil {
 		o = *opts
 	}
-	_, err := q.Exec(ctx, `SELECT pgtq.create_queue(queue_name => $1::text, dlq => $2::boolean)`, name, !o.NoDLQ)
+	var dlqName *string
+	if o.DLQName != "" && !o.NoDLQ {
+		dlqName = &o.DLQName
+	}
+	_, err := q.Exec(ctx, `SELECT pgtq.create_queue(queue_name => $1::text, dlq => $2::boolean, dlq_name => $3::text)`,
+		name, !o.NoDLQ, dlqName)
 	if err != nil {
 		return fmt.Errorf("create queue %q: %w", name, interpretError(err))
 	}

@@ -14,6 +14,8 @@ type QueueOptions struct {
 	// NoDLQ makes Create set the queue up without a dead-letter queue (the seed's dlq=False): tasks that
 	// fail for good are archived with status failed. Defaults to false (a DLQ "<name>_dlq" is created).
 	NoDLQ bool
+	// DLQName names the dead-letter queue. Defaults to "<name>_dlq". Ignored with NoDLQ.
+	DLQName string
 }
 
 // Queue is a queue whose payloads are values of type T, encoded as JSON objects with encoding/json. If T
@@ -40,8 +42,11 @@ func (q *Queue[T]) Name() string { return q.name }
 
 // DLQName returns the name of the queue's dead-letter queue, or "" when it has none.
 func (q *Queue[T]) DLQName() string {
-	if q.opts.NoDLQ {
+	switch {
+	case q.opts.NoDLQ:
 		return ""
+	case q.opts.DLQName != "":
+		return q.opts.DLQName
 	}
 	return q.name + DLQSuffix
 }
@@ -51,7 +56,7 @@ func (q *Queue[T]) Client() *Client { return q.client }
 
 // Create creates the queue with its options (idempotent), as Client.CreateQueue.
 func (q *Queue[T]) Create(ctx context.Context) error {
-	return q.client.CreateQueue(ctx, q.name, &CreateQueueOptions{NoDLQ: q.opts.NoDLQ})
+	return q.client.CreateQueue(ctx, q.name, &CreateQueueOptions{NoDLQ: q.opts.NoDLQ, DLQName: q.opts.DLQName})
 }
 
 // Enqueue validates and adds one task, returning its msg_id (see Client.Enqueue).

@@ -191,3 +191,28 @@ func TestDriverStats(t *testing.T) {
 	require.EqualValues(t, 1, s.DLQ)
 	require.EqualValues(t, 1, s.Archived)
 }
+
+func TestDriverCustomDLQName(t *testing.T) {
+	t.Parallel()
+	b := setupDriver(t)
+	queue := "custom_dlq_src"
+	q := driver.NewQueue[map[string]any](b.client, queue, &driver.QueueOptions{DLQName: "custom_graveyard"})
+	require.Equal(t, "custom_graveyard", q.DLQName())
+	require.NoError(t, q.Create(b.ctx))
+
+	origID, _ := b.deadLetter(t, queue, map[string]any{"x": 1}, nil)
+	var inCustom int
+	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM pgmq.q_custom_graveyard`).Scan(&inCustom))
+	require.Equal(t, 1, inCustom, "the dead letter lands in the named DLQ")
+	var defaultExists bool
+	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT to_regclass('pgmq.q_custom_dlq_src_dlq') IS NOT NULL`).Scan(&defaultExists))
+	require.False(t, defaultExists, "no <name>_dlq is created beside a named DLQ")
+
+	entries, err := b.client.ListDLQ(b.ctx, queue, 10)
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+	require.Equal(t, origID, entries[0].OriginalMsgID)
+
+	_, err = b.client.Reschedule(b.ctx, queue, entries[0].MsgID)
+	require.NoError(t, err)
+}
