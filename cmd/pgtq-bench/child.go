@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 	"time"
@@ -33,6 +34,7 @@ type childOptions struct {
 	Limit       int
 	CheckGroups bool
 	RecordAfter int64
+	CPUProfile  string
 }
 
 func (o childOptions) args() []string {
@@ -42,7 +44,7 @@ func (o childOptions) args() []string {
 		"-concurrency", fmt.Sprint(o.Concurrency), "-conns", fmt.Sprint(o.Conns),
 		"-lease", fmt.Sprint(o.Lease), "-grouped=" + fmt.Sprint(o.Grouped), "-lifo=" + fmt.Sprint(o.LIFO),
 		"-limit", fmt.Sprint(o.Limit), "-check-groups=" + fmt.Sprint(o.CheckGroups),
-		"-record-after", fmt.Sprint(o.RecordAfter),
+		"-record-after", fmt.Sprint(o.RecordAfter), "-cpuprofile", o.CPUProfile,
 	}
 }
 
@@ -67,6 +69,7 @@ func childMain(args []string) int {
 	fs.IntVar(&o.Limit, "limit", 0, "queue concurrency limit (0 = none)")
 	fs.BoolVar(&o.CheckGroups, "check-groups", false, "check group order and overlap")
 	fs.Int64Var(&o.RecordAfter, "record-after", 0, "record latency of tasks enqueued after this unix-nano time")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the worker to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -74,6 +77,19 @@ func childMain(args []string) int {
 	if !ok {
 		fmt.Fprintf(os.Stderr, "pgtq-bench worker: unknown engine %q\n", o.Engine)
 		return 2
+	}
+	if o.CPUProfile != "" {
+		f, err := os.Create(o.CPUProfile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "pgtq-bench worker: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(os.Stderr, "pgtq-bench worker: start cpu profile: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	rec := newRecorder(o.CheckGroups, o.LIFO, o.RecordAfter)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)

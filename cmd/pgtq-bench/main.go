@@ -49,6 +49,7 @@ type config struct {
 	verbose     bool
 	scale       float64
 	checkpoint  bool
+	profileDir  string
 }
 
 // defaultEngine is the engine used when -engine is not given: the real driver and worker packages.
@@ -83,7 +84,8 @@ func parseConfig(args []string) (config, error) {
 	fs.IntVar(&c.conns, "conns", 4, "database connections of the sql engine and the raw baseline")
 	fs.BoolVar(&c.keepDBs, "keep-dbs", false, "keep the scratch databases after each run")
 	fs.Float64Var(&c.scale, "scale", 1, "multiply every task count and duration by this factor")
-	fs.BoolVar(&c.checkpoint, "checkpoint", true, "CHECKPOINT before every run so that no checkpoint from the load lands inside it")
+	fs.BoolVar(&c.checkpoint, "checkpoint", os.Getenv("BENCH_QUICK") != "1", "CHECKPOINT before every run so that no checkpoint from the load lands inside it (default off with BENCH_QUICK=1)")
+	fs.StringVar(&c.profileDir, "cpuprofile-dir", "", "write a CPU profile of every worker process into this directory")
 	fs.BoolVar(&c.verbose, "v", false, "print wait states and top statements after every run")
 	fs.StringVar(&c.mdPath, "markdown", "", "also write the table as Markdown to this file")
 	fs.StringVar(&c.extraSQL, "extra-sql", "", "SQL file applied to the template after migrating (to try a changed function)")
@@ -123,18 +125,18 @@ func parseConfig(args []string) (config, error) {
 
 // scenarios lists the suite for the configured sizes.
 func scenarios(c config) []scenario {
-	n, cont, lat, grp, big, lifo, lim := 200_000, 60*time.Second, 30*time.Second, 200_000, 100_000, 200_000, 100_000
+	n, cont, lat, grp, small, big, lifo, lim := 200_000, 60*time.Second, 30*time.Second, 200_000, 1000, 100_000, 200_000, 100_000
 	backlogs, concN := []int{10_000, 100_000, 1_000_000}, 100_000
 	if c.quick {
-		n, cont, lat, grp, big, lifo, lim = 20_000, 8*time.Second, 5*time.Second, 10_000, 5_000, 10_000, 10_000
-		backlogs, concN = []int{5_000, 20_000, 50_000}, 10_000
+		n, cont, lat, grp, small, big, lifo, lim = 5_000, 5*time.Second, 3*time.Second, 4_000, 200, 2_000, 5_000, 5_000
+		backlogs, concN = []int{1_000, 4_000, 16_000}, 5_000
 	}
 	cc := c.concurrency
 	list := []scenario{
 		{Name: "burn-down", Kind: kindBurnDown, Tasks: n, Workers: 1, Concurrency: cc},
 		{Name: "continuous", Kind: kindContinuous, Duration: cont, Workers: 1, Concurrency: cc},
 		{Name: "latency idle", Kind: kindLatency, Duration: lat, Rate: 200, Workers: 1, Concurrency: cc},
-		{Name: "grouped 1k groups", Kind: kindGrouped, Tasks: grp, Groups: min(1000, grp/10), Workers: 1, Concurrency: cc},
+		{Name: fmt.Sprintf("grouped %s groups", short(small)), Kind: kindGrouped, Tasks: grp, Groups: small, Workers: 1, Concurrency: cc},
 		{Name: fmt.Sprintf("grouped %s groups", short(big)), Kind: kindGrouped, Tasks: grp, Groups: big, Workers: 1, Concurrency: cc},
 		{Name: "lifo", Kind: kindLIFO, Tasks: lifo, LIFO: true, Workers: 1, Concurrency: cc},
 		{Name: "limit 50, 2 workers", Kind: kindLimit, Tasks: lim, Limit: 50, Workers: 2, Concurrency: cc},
@@ -170,6 +172,10 @@ func scenarios(c config) []scenario {
 		list[i].Duration = time.Duration(float64(list[i].Duration) * c.scale)
 		if list[i].Groups > 0 {
 			list[i].Groups = max(1, min(list[i].Groups, list[i].Tasks/2))
+			list[i].Name = fmt.Sprintf("grouped %s groups", short(list[i].Groups))
+		}
+		if strings.HasPrefix(list[i].Name, "backlog ") {
+			list[i].Name = "backlog " + short(list[i].Tasks)
 		}
 	}
 	return list
@@ -316,6 +322,9 @@ func oneLine(r runResult) string {
 	if r.P50Ms >= 0 {
 		s += fmt.Sprintf(", enqueue-to-start p50 %.2fms p99 %.2fms", r.P50Ms, r.P99Ms)
 	}
+	if r.RawRatio > 0 {
+		s += fmt.Sprintf(" (raw drain right after: %.0f tasks/s, ratio %.2f)", r.RawTasksPerSec, r.RawRatio)
+	}
 	if r.EnqueueP50Ms > 0 {
 		s += fmt.Sprintf(" (enqueue call itself p50 %.2fms p99 %.2fms)", r.EnqueueP50Ms, r.EnqueueP99Ms)
 	}
@@ -345,6 +354,8 @@ func medianResult(runs []runResult) runResult {
 	m.P95Ms = col(func(r runResult) float64 { return r.P95Ms })
 	m.P99Ms = col(func(r runResult) float64 { return r.P99Ms })
 	m.WorkerRSSMiB = col(func(r runResult) float64 { return r.WorkerRSSMiB })
+	m.RawTasksPerSec = col(func(r runResult) float64 { return r.RawTasksPerSec })
+	m.RawRatio = col(func(r runResult) float64 { return r.RawRatio })
 	// Violations and maxima: the worst run counts, not the median.
 	for _, r := range runs {
 		m.GroupOverlaps = max(m.GroupOverlaps, r.GroupOverlaps)
@@ -355,7 +366,9 @@ func medianResult(runs []runResult) runResult {
 	return m
 }
 
-// fillRatios divides every scenario's throughput by the raw baseline's at the same concurrency.
+// fillRatios sets every scenario's ratio to the raw baseline: the median of the per-run ratios to the raw
+// drain run right after each run (same moment, same machine load); failing that, the raw scenario row
+// with the same concurrency.
 func fillRatios(results []result) {
 	raw := map[int]float64{}
 	for _, r := range results {
@@ -364,15 +377,19 @@ func fillRatios(results []result) {
 		}
 	}
 	for i, r := range results {
-		if base := raw[r.Scenario.Concurrency]; base > 0 && r.Median.TasksPerSec > 0 && r.Scenario.Kind != kindRaw {
-			results[i].RawRatio = r.Median.TasksPerSec / base
+		switch {
+		case r.Scenario.Kind == kindRaw || r.Median.TasksPerSec <= 0:
+		case r.Median.RawRatio > 0:
+			results[i].RawRatio = r.Median.RawRatio
+		case raw[r.Scenario.Concurrency] > 0:
+			results[i].RawRatio = r.Median.TasksPerSec / raw[r.Scenario.Concurrency]
 		}
 	}
 }
 
 // tableRows renders the result table: a header row and one row per scenario.
 func tableRows(rep report) [][]string {
-	rows := [][]string{{"scenario", "tasks", "tasks/s", "µs/task", "vs raw", "p50 ms", "p95 ms", "p99 ms",
+	rows := [][]string{{"scenario", "tasks", "tasks/s", "µs/task", "raw/s", "vs raw", "p50 ms", "p95 ms", "p99 ms",
 		"max proc", "RSS MiB", "q dead", "q MiB", "arch MiB", "violations"}}
 	for _, r := range rep.Results {
 		m := r.Median
@@ -382,7 +399,10 @@ func tableRows(rep report) [][]string {
 			rows = append(rows, row)
 			continue
 		}
-		rate, per, ratio := "-", "-", "-"
+		rate, per, ratio, rawRate := "-", "-", "-", "-"
+		if m.RawTasksPerSec > 0 {
+			rawRate = fmt.Sprintf("%.0f", m.RawTasksPerSec)
+		}
 		if m.TasksPerSec > 0 {
 			rate = fmt.Sprintf("%.0f", m.TasksPerSec)
 			per = fmt.Sprintf("%.1f", 1e6/m.TasksPerSec)
@@ -404,7 +424,7 @@ func tableRows(rep report) [][]string {
 		if m.WorkerRSSMiB > 0 {
 			rss = fmt.Sprintf("%.0f", m.WorkerRSSMiB)
 		}
-		rows = append(rows, []string{r.Scenario.Name, fmt.Sprint(m.Tasks), rate, per, ratio,
+		rows = append(rows, []string{r.Scenario.Name, fmt.Sprint(m.Tasks), rate, per, rawRate, ratio,
 			lat(m.P50Ms), lat(m.P95Ms), lat(m.P99Ms), proc, rss, fmt.Sprint(m.QueueDeadTup),
 			fmt.Sprintf("%.1f", mib(m.QueueBytes)), fmt.Sprintf("%.1f", mib(m.ArchiveBytes)),
 			fmt.Sprint(m.GroupOverlaps + m.OrderErrors)})

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,6 +63,8 @@ type runResult struct {
 	TotalDeadTup   int64           `json:"total_dead_tuples"`
 	Tables         []tableStats    `json:"tables"`
 	ArchivedInSpan int64           `json:"archived"`
+	RawTasksPerSec float64         `json:"adjacent_raw_tasks_per_sec,omitempty"`
+	RawRatio       float64         `json:"adjacent_raw_ratio,omitempty"`
 	EnqueueP50Ms   float64         `json:"enqueue_p50_ms,omitempty"`
 	EnqueueP99Ms   float64         `json:"enqueue_p99_ms,omitempty"`
 	Waits          []waitShare     `json:"wait_states,omitempty"`
@@ -71,8 +75,10 @@ type runResult struct {
 type bench struct {
 	cfg  config
 	pgss bool // pg_stat_statements is loaded
-	dbs  *dbSet
-	prod func(pool *pgxpool.Pool) producer
+
+	profileSeq int
+	dbs        *dbSet
+	prod       func(pool *pgxpool.Pool) producer
 }
 
 const benchQueue = "bench"
@@ -101,7 +107,7 @@ func (b *bench) openRun(ctx context.Context) (*runDB, error) {
 		return nil, fmt.Errorf("parse run url: %w", err)
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "pgtq-bench"
-	cfg.MaxConns = 8
+	cfg.MaxConns = 32
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect %s: %w", name, err)
@@ -113,6 +119,22 @@ func (b *bench) openRun(ctx context.Context) (*runDB, error) {
 		}
 	}
 	return &runDB{name: name, url: url, pool: pool}, nil
+}
+
+// producerPool connects the producers of a continuous or latency run. Its sessions are named
+// pgtq-bench-producer, so that the wait sampler counts them (their commits are part of what is measured).
+func (b *bench) producerPool(ctx context.Context, r *runDB) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(r.url)
+	if err != nil {
+		return nil, fmt.Errorf("parse run url: %w", err)
+	}
+	cfg.ConnConfig.RuntimeParams["application_name"] = "pgtq-bench-producer"
+	cfg.MaxConns = 32
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect producers: %w", err)
+	}
+	return pool, nil
 }
 
 func (b *bench) closeRun(ctx context.Context, r *runDB) {
@@ -127,8 +149,15 @@ func queueTable(prefix string) string {
 }
 
 func (b *bench) childOpts(r *runDB, sc scenario) childOptions {
+	var profile string
+	if b.cfg.profileDir != "" {
+		b.profileSeq++
+		profile = filepath.Join(b.cfg.profileDir, fmt.Sprintf("worker-%s-%d.pprof",
+			strings.NewReplacer(" ", "_", ",", "").Replace(sc.Name), b.profileSeq))
+	}
 	return childOptions{
-		URL: r.url, Queue: benchQueue, Engine: b.cfg.engine, Concurrency: sc.Concurrency, Conns: b.cfg.conns,
+		CPUProfile: profile,
+		URL:        r.url, Queue: benchQueue, Engine: b.cfg.engine, Concurrency: sc.Concurrency, Conns: b.cfg.conns,
 		Lease: 60, Grouped: sc.Groups > 0, LIFO: sc.LIFO, Limit: sc.Limit, CheckGroups: sc.Groups > 0,
 		// Burn-downs start from a pre-loaded backlog, so their enqueue-to-start time is meaningless.
 		RecordAfter: math.MaxInt64,
@@ -177,8 +206,26 @@ func (b *bench) runOnce(ctx context.Context, sc scenario) (runResult, error) {
 			res.ArchiveBytes = t.SizeBytes
 		}
 	}
+	if sc.Kind != kindRaw && res.TasksPerSec > 0 {
+		// The machine's own limit at this very moment: a raw claim-and-delete drain with the same
+		// concurrency, in the same database, right after the run. On a shared machine the load changes from
+		// minute to minute, so the ratio to this adjacent baseline is steadier than either number alone.
+		loops, batch := claimShape(sc.Concurrency, b.cfg.conns)
+		size := int(min(max(int64(sc.Tasks), res.Tasks), adjacentRawMax))
+		n, elapsed, err := rawBaseline(ctx, r.pool, false, size, loops, batch, func() {})
+		if err != nil {
+			return res, fmt.Errorf("adjacent raw baseline: %w", err)
+		}
+		if n > 0 && elapsed > 0 {
+			res.RawTasksPerSec = float64(n) / elapsed.Seconds()
+			res.RawRatio = res.TasksPerSec / res.RawTasksPerSec
+		}
+	}
 	return res, nil
 }
+
+// adjacentRawMax caps the size of the raw baseline run after every scenario run.
+const adjacentRawMax = 50_000
 
 func (b *bench) runRaw(ctx context.Context, r *runDB, sc scenario) (runResult, error) {
 	loops, batch := claimShape(sc.Concurrency, b.cfg.conns)
@@ -314,7 +361,9 @@ func fromWorkers(w *workerResult) runResult {
 func sampleProcessing(ctx context.Context, pool *pgxpool.Pool, maxProc *atomic.Int64) {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	q := `SELECT count(*) FROM ` + queueTable("q") + ` WHERE read_ct > 0 AND vt > clock_timestamp()`
+	// now() rather than clock_timestamp(): a stable value can be an index condition on the vt index, so the
+	// sample costs O(leased tasks) instead of a scan of the whole backlog that would slow the run it observes.
+	q := `SELECT count(*) FROM ` + queueTable("q") + ` WHERE vt > now() AND read_ct > 0`
 	for {
 		select {
 		case <-ctx.Done():
@@ -362,7 +411,12 @@ func (b *bench) runContinuous(ctx context.Context, r *runDB, sc scenario) (runRe
 	if err != nil {
 		return runResult{}, err
 	}
-	prod := b.prod(r.pool)
+	ppool, err := b.producerPool(ctx, r)
+	if err != nil {
+		return runResult{}, err
+	}
+	defer ppool.Close()
+	prod := b.prod(ppool)
 	// Enough backlog for one full claim of every slot twice over: the worker never starves, and the
 	// enqueue-to-start latency stays a measure of the queue rather than of a deep backlog.
 	target := int64(2*sc.Concurrency + 100)
@@ -437,12 +491,17 @@ func (b *bench) runLatency(ctx context.Context, r *runDB, sc scenario) (runResul
 	if err != nil {
 		return runResult{}, err
 	}
-	prod := b.prod(r.pool)
-	// Each tick's enqueue runs on its own goroutine (at most 8 at once, the pool's size): one commit with
+	ppool, err := b.producerPool(ctx, r)
+	if err != nil {
+		return runResult{}, err
+	}
+	defer ppool.Close()
+	prod := b.prod(ppool)
+	// Each tick's enqueue runs on its own goroutine (at most 32 at once, the pool's size): one commit with
 	// fsync can take longer than the 5 ms between ticks, and a slow enqueue must not lower the rate.
 	tick := time.NewTicker(time.Second / time.Duration(sc.Rate))
 	end := t0.Add(warm + sc.Duration)
-	sem := make(chan struct{}, 8)
+	sem := make(chan struct{}, 32)
 	var wg sync.WaitGroup
 	var n int64
 	var failed atomic.Pointer[error]
