@@ -190,7 +190,10 @@ func runMain(ctx context.Context, name string, args []string, getenv func(string
 		fmt.Fprintf(stderr, "%s: bad database URL: %v\n", name, err)
 		return ExitUsage
 	}
-	cfg.MaxConns = max(cfg.MaxConns, int32(min(c.concurrency+4, 64)))
+	// The worker claims, completes and records failures on connections of its own (PoolConnsMin) and the
+	// handlers may use the pool too: pgxpool's default (max(4, NumCPU)) would make them queue for
+	// connections. A pool_max_conns in the URL still wins when it is larger.
+	cfg.MaxConns = max(cfg.MaxConns, int32(min(c.concurrency+PoolConnsMin+1, 64)))
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: connect: %v\n", name, err)

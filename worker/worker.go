@@ -8,6 +8,12 @@
 //	err = w.Run(ctx) // blocks until ctx ends, then drains
 //
 // Every state change is one call of a pgtq SQL function; the worker never writes SQL itself.
+//
+// Throughput: a slot is free as soon as its handler returns. Successful tasks go to a completer that
+// commits them in batches (the array form of pgtq.complete, every few ms) on its own pool connection,
+// while the claim loop reads up to the free slots in one pgtq.read, waiting a moment (claimLinger) for
+// half of the slots to free up while others still run. The next due time of delayed work is looked up
+// after a short read, at most every dueRefresh, instead of after every short read.
 package worker
 
 import (
@@ -47,13 +53,36 @@ const (
 // ackTimeout bounds one complete/fail/release call.
 const ackTimeout = 10 * time.Second
 
+const (
+	// claimBatchMax caps the slots one claim waits to fill: with many slots, claiming once half of them
+	// (at most this many) are free turns many tiny reads into few larger ones.
+	claimBatchMax = 100
+	// claimLinger is how long a freed slot may wait for others before the worker claims anyway.
+	claimLinger = 2 * time.Millisecond
+	// dueRefresh is how often, at most, the worker looks up the earliest due time (delayed task or retry)
+	// of a queue whose reads come back short. Delays are whole seconds, so a lookup this late still sees a
+	// new delayed task before it falls due; retries this worker schedules are known without a lookup.
+	dueRefresh = 250 * time.Millisecond
+	// PoolConnsMin is the least pgxpool MaxConns a worker needs to claim, complete and record failures
+	// side by side (one connection each); handlers that use the same pool need theirs on top. The worker's
+	// LISTEN connection is its own, outside the pool. New logs a warning when the pool is smaller.
+	PoolConnsMin = 3
+)
+
 // Options configures a Worker. A nil *Options means all defaults (and no processors, which New refuses).
+//
+// Connections: the worker claims on one connection of the client's pool while its completer commits
+// finished tasks on another, and failures, releases, heartbeats and pruning take one each while they
+// run; so the pool needs at least PoolConnsMin connections plus whatever the handlers use of it (New warns
+// when MaxConns is lower). pgxpool's default MaxConns is max(4, runtime.NumCPU()); Main sizes its own pool
+// to ConcurrencyLimit + 4 (up to 64). The LISTEN connection is separate, outside the pool.
 type Options struct {
 	// Processors are the queues this worker serves, at most one processor per queue. Required.
 	Processors []*Processor
 
 	// ConcurrencyLimit is the number of tasks this worker runs at once, shared by all its processors. The
 	// worker claims at most as many tasks as it has free slots, so it never holds a task it cannot start.
+	// A slot frees when the handler returns; the task's completion commits in a batch shortly after.
 	// Defaults to ConcurrencyLimitDefault (1).
 	ConcurrencyLimit int
 
@@ -137,10 +166,11 @@ type Worker struct {
 
 	completions chan completion // to the completer
 
-	mu      sync.Mutex
-	free    int // free task slots
-	running map[*running]struct{}
-	tasks   sync.WaitGroup
+	mu        sync.Mutex
+	free      int       // free task slots
+	freeSince time.Time // when a finishing task first freed a slot since the last claim; zero when none
+	running   map[*running]struct{}
+	tasks     sync.WaitGroup
 }
 
 // procState is the dispatcher's view of one processor.
@@ -150,8 +180,10 @@ type procState struct {
 	// Guarded by Worker.mu:
 	due time.Time // earliest known future vt (delayed task or retry); zero when none
 	// Used by the dispatcher goroutine only:
-	errs    int
-	retryAt time.Time
+	errs       int
+	retryAt    time.Time
+	dueChecked time.Time // last NextDue lookup
+	dueStale   bool      // a short read skipped the lookup: do it at dueChecked + dueRefresh
 }
 
 // New returns a worker for client's database with opts. It validates the options and the processors.
@@ -183,7 +215,12 @@ func New(client *driver.Client, opts *Options) (*Worker, error) {
 		free:    o.ConcurrencyLimit,
 		running: map[*running]struct{}{},
 
-		completions: make(chan completion, o.ConcurrencyLimit),
+		// Room for a few flushes' worth: executors block (backpressure) only when the completer lags far behind.
+		completions: make(chan completion, max(2*o.ConcurrencyLimit, completeBatchMax)),
+	}
+	if n := client.Pool().Config().MaxConns; n < PoolConnsMin {
+		w.log.Warn("pgtq: pool too small for the worker: claims, completions and failures will wait on each other",
+			"max_conns", n, "want_at_least", PoolConnsMin)
 	}
 	for _, p := range o.Processors {
 		w.procs = append(w.procs, &procState{p: p})
@@ -261,13 +298,26 @@ func (w *Worker) dispatch(ctx, taskCtx context.Context) {
 		}
 		w.mu.Unlock()
 
-		w.claim(ctx, taskCtx, round)
-		round++
+		for _, ps := range w.procs {
+			if ps.dueStale && !now.Before(ps.dueChecked.Add(dueRefresh)) {
+				w.lookupDue(ctx, ps)
+			}
+		}
+
+		next := nextPoll
+		if wait := w.claimWait(now); wait > 0 {
+			// A few slots are free while tasks still run: let more finish and claim them in one read.
+			if at := now.Add(wait); at.Before(next) {
+				next = at
+			}
+		} else {
+			w.claim(ctx, taskCtx, round)
+			round++
+		}
 		if ctx.Err() != nil {
 			return
 		}
 
-		next := nextPoll
 		w.mu.Lock()
 		for _, ps := range w.procs {
 			if !ps.due.IsZero() && ps.due.Before(next) {
@@ -275,6 +325,9 @@ func (w *Worker) dispatch(ctx, taskCtx context.Context) {
 			}
 			if ps.dirty.Load() && !ps.retryAt.IsZero() && ps.retryAt.Before(next) && w.free > 0 {
 				next = ps.retryAt
+			}
+			if at := ps.dueChecked.Add(dueRefresh); ps.dueStale && at.Before(next) {
+				next = at
 			}
 		}
 		w.mu.Unlock()
@@ -286,6 +339,19 @@ func (w *Worker) dispatch(ctx, taskCtx context.Context) {
 		case <-timer.C:
 		}
 	}
+}
+
+// claimWait returns how long the dispatcher should hold back a claim: only while some but fewer than
+// max(1, min(ConcurrencyLimit/2, claimBatchMax)) slots are free, tasks are still running (they will free
+// more), and the first of those slots was freed less than claimLinger ago. An idle worker claims at once.
+func (w *Worker) claimWait(now time.Time) time.Duration {
+	want := max(1, min(w.opts.ConcurrencyLimit/2, claimBatchMax))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.free == 0 || w.free >= want || len(w.running) == 0 || w.freeSince.IsZero() {
+		return 0
+	}
+	return max(claimLinger-now.Sub(w.freeSince), 0)
 }
 
 // claim reads tasks for every processor that may have work, as long as slots are free.
@@ -342,17 +408,32 @@ func (w *Worker) claim(ctx, taskCtx context.Context, round int) {
 			ps.dirty.Store(true) // probably more waiting
 			continue
 		}
-		// Drained for now: learn when the next delayed task or retry falls due.
-		due, ok, err := w.client.NextDue(ctx, p.queue)
-		if err != nil {
-			if ctx.Err() == nil {
-				w.log.Warn("pgtq: next due lookup failed", "queue", p.queue, "error", err)
-			}
+		// Drained for now: learn when the next delayed task or retry falls due. The lookup is a round trip
+		// that delays the next claim, and short reads come one after another (every finished task or
+		// notification ends in one), so it runs at most every dueRefresh. A skipped lookup is not dropped:
+		// the dispatcher does it once dueRefresh has passed, so that a delayed task announced meanwhile
+		// still wakes the worker on time.
+		if now := time.Now(); now.Sub(ps.dueChecked) < dueRefresh {
+			ps.dueStale = true
 			continue
 		}
-		if ok {
-			w.setDue(ps, due)
+		w.lookupDue(ctx, ps)
+	}
+}
+
+// lookupDue asks the database when the next delayed task or retry of ps's queue falls due and arranges
+// a wake-up for then.
+func (w *Worker) lookupDue(ctx context.Context, ps *procState) {
+	ps.dueChecked, ps.dueStale = time.Now(), false
+	due, ok, err := w.client.NextDue(ctx, ps.p.queue)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.Warn("pgtq: next due lookup failed", "queue", ps.p.queue, "error", err)
 		}
+		return
+	}
+	if ok {
+		w.setDue(ps, due)
 	}
 }
 
@@ -370,6 +451,7 @@ func (w *Worker) reserve() int {
 	defer w.mu.Unlock()
 	n := w.free
 	w.free = 0
+	w.freeSince = time.Time{}
 	return n
 }
 
@@ -397,20 +479,25 @@ func (w *Worker) start(taskCtx context.Context, ps *procState, t driver.Task) {
 	w.mu.Unlock()
 	w.tasks.Go(func() {
 		defer func() {
+			// The slot is free when the handler is done: its completion is committed by the completer,
+			// concurrently with the next claim.
 			w.mu.Lock()
 			delete(w.running, r)
 			w.free++
+			if w.freeSince.IsZero() {
+				w.freeSince = time.Now()
+			}
 			w.mu.Unlock()
 			// A finished task may unblock its group or the queue's concurrency limit.
 			ps.dirty.Store(true)
 			w.signal()
 		}()
-		w.execute(taskCtx, r, t)
+		w.execute(taskCtx, ps, r, t)
 	})
 }
 
 // execute runs the handler under its timeout and records the outcome.
-func (w *Worker) execute(taskCtx context.Context, r *running, t driver.Task) {
+func (w *Worker) execute(taskCtx context.Context, ps *procState, r *running, t driver.Task) {
 	p := r.p
 	hctx, cancel := context.WithCancelCause(taskCtx)
 	defer cancel(nil)
@@ -468,13 +555,11 @@ func (w *Worker) execute(taskCtx context.Context, r *running, t driver.Task) {
 	defer acancel()
 	log := w.log.With("queue", p.queue, "msg_id", t.MsgID, "attempt", t.Attempt)
 	if err == nil {
-		ok, cerr := w.complete(actx, p.queue, t.MsgID, t.Attempt)
-		switch {
-		case cerr != nil:
-			log.Error("pgtq: complete failed; the task will run again after its lease", "error", cerr)
-		case !ok:
-			log.Warn("pgtq: lease lost before complete; another worker has the task")
-		}
+		// The handler is done: off the running set first, so that the completer does not linger for it.
+		w.mu.Lock()
+		delete(w.running, r)
+		w.mu.Unlock()
+		w.complete(actx, ps, t.MsgID, t.Attempt)
 		return
 	}
 	retryable := p.retryable(err)
@@ -496,7 +581,7 @@ func (w *Worker) execute(taskCtx context.Context, r *running, t driver.Task) {
 	log.Info("pgtq: task failed", "error", err, "outcome", string(outcome))
 	if outcome == driver.FailRetrying {
 		// Wake up when the retry falls due; the database rounds the delay up to whole seconds.
-		w.setDue(w.procFor(p), time.Now().Add(ceilSecond(delay)))
+		w.setDue(ps, time.Now().Add(ceilSecond(delay)))
 	}
 }
 
@@ -526,15 +611,6 @@ func (w *Worker) release(r *running) {
 // ceilSecond rounds d up to whole seconds, as the database does with retry delays.
 func ceilSecond(d time.Duration) time.Duration {
 	return (d + time.Second - 1).Truncate(time.Second)
-}
-
-func (w *Worker) procFor(p *Processor) *procState {
-	for _, ps := range w.procs {
-		if ps.p == p {
-			return ps
-		}
-	}
-	return nil
 }
 
 // shutdown waits for running tasks up to ShutdownTimeout, then cancels them and releases what is left.
