@@ -9,7 +9,10 @@
 -- pgtq._queue(fn text, queue_name text, for_write boolean DEFAULT true) -> (queue, dlq_name, q_table, a_table, dlq_q_table, dlq_a_table)
 --   Looks a task queue up. A pgmq queue without a pgtq.queues row (made with plain pgmq.create, the seed's
 --   way) is registered on first use: DLQ = '<name>_dlq' when that pgmq queue exists. With for_write, takes
---   ROW EXCLUSIVE on the queue table up front (see the comment there). Raises PQ002 (bad name),
+--   ROW EXCLUSIVE on the queue table up front (see the comment there). Callers whose first statement on the
+--   queue table is itself the write that takes the row locks (its table lock is requested when the statement
+--   starts, before any row lock) and that take no other row locks before it pass false: the up-front LOCK
+--   TABLE is an EXECUTE of its own, ~70 us on every call of a hot path. Raises PQ002 (bad name),
 --   PQ001 (no such pgmq queue), PQ003 (the name is the dead-letter queue of another task queue).
 --
 -- pgtq._setup(queue_name text) RETURNS void
@@ -20,10 +23,14 @@
 --   Makes sure a pgtq.groups row exists (and stays) for every group of the inserted rows, and sends NOTIFY on
 --   pgmq's channel "pgmq.q_<name>.INSERT" so idle workers wake up, also for plain pgmq.send.
 --
+-- pgtq._groups_done(queue_name text, q_table text, group_keys text[], msg_ids bigint[]) RETURNS void
+--   Called after the tasks msg_ids[i] (of group group_keys[i]; NULL keys are skipped) left the queue or were
+--   released: frees each group that its task held (and refreshes its head_msg_id ordering hint), and deletes
+--   the group rows of groups left without tasks (race-free, see the comments above pgtq._after_insert).
+--   Set-based: a constant number of statements per call, whatever the number of tasks.
+--
 -- pgtq._group_done(queue_name text, q_table text, group_key text, msg_id bigint) RETURNS void
---   Called after msg_id left the queue or was released: frees the group if msg_id held it (and refreshes its
---   head_msg_id ordering hint), and deletes the group row when the group has no task left (race-free, see the
---   comments above pgtq._after_insert).
+--   The same for one task (nothing for an ungrouped one).
 --
 -- pgtq._append_error(headers jsonb, attempt integer, error text) RETURNS jsonb
 --   headers with {attempt, error, at} appended to x-pgtq-errors (last 20 kept).
@@ -135,8 +142,10 @@ BEGIN
         FROM pgtq.queues q WHERE q.queue_name = _queue.queue_name;
     END IF;
 
-    q_table := pgmq.format_table_name(queue, 'q');
-    a_table := pgmq.format_table_name(queue, 'a');
+    -- What pgmq.format_table_name returns, without its per-call validation: every name in pgtq.queues passed
+    -- pgtq._check_name (same rules) when it was registered, and this runs on every call of every function.
+    q_table := 'q_' || lower(queue);
+    a_table := 'a_' || lower(queue);
     -- Take the table lock every caller's UPDATE/DELETE needs now, before any row lock: a lock requested later
     -- would queue behind a waiting DDL (CREATE INDEX/TRIGGER, pgmq.create's IF NOT EXISTS) while we hold row
     -- locks that the DDL's blockers wait for, which is a deadlock cycle through the lock queue.
@@ -145,8 +154,8 @@ BEGIN
         EXECUTE format('LOCK TABLE pgmq.%I IN ROW EXCLUSIVE MODE', q_table);
     END IF;
     IF dlq_name IS NOT NULL THEN
-        dlq_q_table := pgmq.format_table_name(dlq_name, 'q');
-        dlq_a_table := pgmq.format_table_name(dlq_name, 'a');
+        dlq_q_table := 'q_' || lower(dlq_name);
+        dlq_a_table := 'a_' || lower(dlq_name);
     END IF;
 END;
 $$;
@@ -270,38 +279,64 @@ CREATE OR REPLACE FUNCTION pgtq._group_done(queue_name text, q_table text, group
 RETURNS void
 LANGUAGE plpgsql
 AS $$
-DECLARE
-    v_head bigint;
 BEGIN
-    IF group_key IS NULL THEN
-        RETURN;
+    IF group_key IS NOT NULL THEN
+        PERFORM pgtq._groups_done(queue_name, q_table, ARRAY[group_key], ARRAY[msg_id]);
     END IF;
-    -- The group's oldest remaining task (one index probe): the new ordering hint, and NULL = looks empty.
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION pgtq._groups_done(queue_name text, q_table text, group_keys text[], msg_ids bigint[])
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_keys text[];
+    v_ids bigint[];
+    v_heads bigint[];
+    v_empty text[];
+    v_locked text[];
+BEGIN
+    -- Per group, its oldest remaining task (one index probe each): the new ordering hint, and NULL = looks
+    -- empty. Sorted by group key, so that concurrent callers lock shared group rows in one order.
     EXECUTE format(
-        'SELECT msg_id FROM pgmq.%I WHERE (headers->>''x-pgmq-group'') = $1 ORDER BY msg_id LIMIT 1', q_table)
-    INTO v_head USING group_key;
-
-    UPDATE pgtq.groups g SET busy_msg_id = NULL, head_msg_id = coalesce(v_head, g.head_msg_id)
-    WHERE g.queue_name = _group_done.queue_name AND g.group_key = _group_done.group_key
-      AND g.busy_msg_id = _group_done.msg_id;
-
-    IF v_head IS NOT NULL THEN
+        'SELECT array_agg(u.k ORDER BY u.k), array_agg(u.id ORDER BY u.k), '
+        '       array_agg((SELECT m.msg_id FROM pgmq.%I m WHERE (m.headers->>''x-pgmq-group'') = u.k '
+        '                  ORDER BY m.msg_id LIMIT 1) ORDER BY u.k) '
+        'FROM unnest($1::text[], $2::bigint[]) AS u (k, id) WHERE u.k IS NOT NULL', q_table)
+    INTO v_keys, v_ids, v_heads USING group_keys, msg_ids;
+    IF v_keys IS NULL THEN
         RETURN;
     END IF;
 
-    -- Looks empty. Lock the row against inserters (SKIP LOCKED: an inserter in flight means "not empty"),
+    -- Static statements from here on: their plans are cached for the session (an EXECUTE is planned on every
+    -- call). = ANY lets the planner probe groups_pkey instead of joining every group row of every queue.
+    UPDATE pgtq.groups g SET busy_msg_id = NULL, head_msg_id = coalesce(c.head, g.head_msg_id)
+    FROM unnest(v_keys, v_ids, v_heads) AS c (k, id, head)
+    WHERE g.queue_name = _groups_done.queue_name AND g.group_key = ANY (v_keys)
+      AND g.group_key = c.k AND g.busy_msg_id = c.id;
+
+    SELECT array_agg(DISTINCT c.k) INTO v_empty
+    FROM unnest(v_keys, v_heads) AS c (k, head) WHERE c.head IS NULL;
+    IF v_empty IS NULL THEN
+        RETURN;
+    END IF;
+
+    -- Looks empty. Lock the rows against inserters (SKIP LOCKED: an inserter in flight means "not empty"),
     -- then re-check in a new statement (fresh snapshot, see the race notes above pgtq._after_insert).
-    PERFORM 1 FROM pgtq.groups g
-    WHERE g.queue_name = _group_done.queue_name AND g.group_key = _group_done.group_key
-      AND g.busy_msg_id IS NULL
-    FOR UPDATE SKIP LOCKED;
-    IF NOT FOUND THEN
+    SELECT array_agg(s.group_key) INTO v_locked FROM (
+        SELECT g.group_key FROM pgtq.groups g
+        WHERE g.queue_name = _groups_done.queue_name AND g.group_key = ANY (v_empty) AND g.busy_msg_id IS NULL
+        ORDER BY g.group_key
+        FOR UPDATE SKIP LOCKED
+    ) s;
+    IF v_locked IS NULL THEN
         RETURN;
     END IF;
     EXECUTE format(
-        'DELETE FROM pgtq.groups g WHERE g.queue_name = $1 AND g.group_key = $2 AND g.busy_msg_id IS NULL '
-        'AND NOT EXISTS (SELECT 1 FROM pgmq.%I m WHERE (m.headers->>''x-pgmq-group'') = $2)', q_table)
-    USING queue_name, group_key;
+        'DELETE FROM pgtq.groups g WHERE g.queue_name = $1 AND g.group_key = ANY ($2) AND g.busy_msg_id IS NULL '
+        'AND NOT EXISTS (SELECT 1 FROM pgmq.%I m WHERE (m.headers->>''x-pgmq-group'') = g.group_key)', q_table)
+    USING queue_name, v_locked;
 END;
 $$;
 

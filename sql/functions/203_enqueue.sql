@@ -36,7 +36,8 @@ BEGIN
             ERRCODE = 'PQ003',
             MESSAGE = format('pgtq.enqueue: delay must be >= 0, got %s', coalesce(delay::text, 'NULL'));
     END IF;
-    SELECT * INTO v FROM pgtq._queue('pgtq.enqueue', queue_name);
+    -- The INSERT takes the table lock before its trigger locks group rows: no up-front lock (see pgtq._queue).
+    SELECT * INTO v FROM pgtq._queue('pgtq.enqueue', queue_name, for_write => false);
     RETURN pgtq._insert_task(
         v.q_table,
         payload,

@@ -62,7 +62,8 @@ BEGIN
             ERRCODE = 'PQ003',
             MESSAGE = format('pgtq.enqueue_batch: delay must be >= 0, got %s', coalesce(delay::text, 'NULL'));
     END IF;
-    SELECT * INTO v FROM pgtq._queue('pgtq.enqueue_batch', queue_name);
+    -- The INSERT takes the table lock before its trigger locks group rows: no up-front lock (see pgtq._queue).
+    SELECT * INTO v FROM pgtq._queue('pgtq.enqueue_batch', queue_name, for_write => false);
 
     -- Validate and build every header object before inserting anything. (unnest, not subscripts: finding
     -- element i of a text[]/jsonb[] walks the array, which made large batches quadratic.)

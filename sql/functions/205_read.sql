@@ -75,6 +75,9 @@ DECLARE
     v_scanned bigint;
     v_lifo_keys text[];
     v_lifo_ids bigint[];
+    v_plain text;
+    v_task pgtq.task;
+    r record;
 BEGIN
     IF qty IS NULL OR qty < 1 THEN
         RAISE EXCEPTION USING
@@ -103,7 +106,10 @@ BEGIN
             MESSAGE = format('pgtq.read: max_attempts must be >= 1 or NULL, got %s', max_attempts);
     END IF;
 
-    SELECT * INTO v FROM pgtq._queue('pgtq.read', queue_name);
+    -- A plain read without a limit starts with its claim statement, which requests its table locks before
+    -- any row lock: no up-front table lock needed (see pgtq._queue). Grouped reads lock group rows first and
+    -- limited reads hold the advisory lock first, so they take it.
+    SELECT * INTO v FROM pgtq._queue('pgtq.read', queue_name, for_write => grouped OR concurrency_limit IS NOT NULL);
     v_dir := CASE WHEN lifo THEN 'DESC' ELSE 'ASC' END;
 
     IF concurrency_limit IS NOT NULL THEN
@@ -113,17 +119,22 @@ BEGIN
                 MESSAGE = format('pgtq.read: concurrency_limit needs READ COMMITTED, the transaction is %s',
                                  current_setting('transaction_isolation'));
         END IF;
-        -- Held until commit: the next reader counts only after our claims are visible.
+        -- Held until commit: the next reader counts only after our claims are visible. The count runs in a
+        -- later statement (new snapshot), so it sees every claim committed by earlier lock holders.
         PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgtq.limit'), pg_catalog.hashtext(v.queue));
-        -- New statement, new snapshot: sees every claim committed by earlier lock holders. The IN (...) clause
-        -- matches the partial index, so this counts in-flight tasks only.
-        EXECUTE format(
-            'SELECT count(*) FROM pgmq.%I WHERE (headers->>''x-pgtq-status'') IN (''processing'', ''retrying'') '
-            'AND (headers->>''x-pgtq-status'') = ''processing'' AND vt > clock_timestamp()', v.q_table)
-        INTO v_in_flight;
-        v_need := least(qty, concurrency_limit - v_in_flight);
-        IF v_need <= 0 THEN
-            RETURN;
+        -- A plain read counts inside its claim statement (below); a grouped read counts here. The IN (...)
+        -- clause matches the partial index, so this counts in-flight tasks only; the time is a parameter so
+        -- that vt is an index condition (clock_timestamp() in the WHERE clause is not). Taken before the
+        -- count, so a lease expiring meanwhile still counts: the limit errs on the safe side.
+        IF grouped THEN
+            EXECUTE format(
+                'SELECT count(*) FROM pgmq.%I WHERE (headers->>''x-pgtq-status'') IN (''processing'', ''retrying'') '
+                'AND (headers->>''x-pgtq-status'') = ''processing'' AND vt > $1', v.q_table)
+            INTO v_in_flight USING clock_timestamp();
+            v_need := least(qty, concurrency_limit - v_in_flight);
+            IF v_need <= 0 THEN
+                RETURN;
+            END IF;
         END IF;
     END IF;
 
@@ -138,19 +149,52 @@ BEGIN
         'message, headers', v.q_table);
 
     IF NOT grouped THEN
+        -- One statement per round: lock the next visible tasks (SKIP LOCKED), claim those under max_attempts,
+        -- and return the others flagged dead (still locked by us) to be dead-lettered below. With a
+        -- concurrency limit the LIMIT also counts the queue's live leases: the count and the claim share one
+        -- snapshot taken after the advisory lock (one statement under the lock instead of three; the lock
+        -- itself must stay until commit, so that the next reader's count sees our claims).
+        v_plain := format(
+            $sql$
+            WITH c AS (
+                SELECT msg_id, read_ct FROM pgmq.%1$I WHERE vt <= clock_timestamp()
+                ORDER BY msg_id %2$s
+                LIMIT %3$s
+                FOR UPDATE SKIP LOCKED
+            ), u AS (
+                UPDATE pgmq.%1$I q SET vt = clock_timestamp() + make_interval(secs => $2), read_ct = q.read_ct + 1,
+                    last_read_at = clock_timestamp(),
+                    headers = coalesce(q.headers, '{}') || jsonb_build_object('x-pgtq-status', 'processing',
+                        'x-pgtq-task-id', coalesce(q.headers->>'x-pgtq-task-id', gen_random_uuid()::text))
+                -- = ANY (ARRAY(...)), not a join with c: the planner cannot know a limit computed in the
+                -- statement, guesses 10%% of the table and would merge-join along the whole pkey.
+                WHERE q.msg_id = ANY (ARRAY(SELECT c.msg_id FROM c WHERE $3::integer IS NULL OR c.read_ct < $3))
+                RETURNING q.msg_id, q.read_ct, q.headers->>'x-pgtq-task-id' AS task_id,
+                          q.headers->>'x-pgmq-group' AS group_key, q.enqueued_at, q.vt, q.message, q.headers
+            )
+            SELECT false AS dead, u.* FROM u
+            UNION ALL
+            SELECT true, c.msg_id, c.read_ct, NULL, NULL, NULL, NULL, NULL, NULL FROM c WHERE c.read_ct >= $3
+            ORDER BY msg_id %2$s
+            $sql$,
+            v.q_table, v_dir,
+            CASE WHEN concurrency_limit IS NULL THEN '$1'
+                 ELSE format('greatest(0, least($1, $4 - (SELECT count(*) FROM pgmq.%I '
+                             'WHERE (headers->>''x-pgtq-status'') IN (''processing'', ''retrying'') '
+                             'AND (headers->>''x-pgtq-status'') = ''processing'' AND vt > $5)))', v.q_table)
+            END);
         LOOP
-            EXECUTE format(
-                'SELECT coalesce(array_agg(msg_id) FILTER (WHERE $2 IS NULL OR read_ct < $2), ''{}''), '
-                '       coalesce(array_agg(msg_id) FILTER (WHERE read_ct >= $2), ''{}'') '
-                'FROM (SELECT msg_id, read_ct FROM pgmq.%I WHERE vt <= clock_timestamp() '
-                '      ORDER BY msg_id %s LIMIT $1 FOR UPDATE SKIP LOCKED) s', v.q_table, v_dir)
-            INTO v_ok, v_dead USING v_need, max_attempts;
-
-            IF cardinality(v_ok) > 0 THEN
-                RETURN QUERY EXECUTE format('WITH u AS (%s) SELECT * FROM u ORDER BY msg_id %s', v_claim, v_dir)
-                USING v_ok, lease_seconds;
-                v_need := v_need - cardinality(v_ok);
-            END IF;
+            v_dead := '{}';
+            FOR r IN EXECUTE v_plain USING v_need, lease_seconds, max_attempts, concurrency_limit, clock_timestamp()
+            LOOP
+                IF r.dead THEN
+                    v_dead := v_dead || r.msg_id;
+                    CONTINUE;
+                END IF;
+                v_task := (r.msg_id, r.read_ct, r.task_id, r.group_key, r.enqueued_at, r.vt, r.message, r.headers);
+                RETURN NEXT v_task;
+                v_need := v_need - 1;
+            END LOOP;
             EXIT WHEN cardinality(v_dead) = 0;
             FOREACH v_id IN ARRAY v_dead LOOP
                 EXECUTE format('SELECT read_ct, headers FROM pgmq.%I WHERE msg_id = $1', v.q_table)
@@ -276,7 +320,9 @@ BEGIN
         SELECT g.group_key
         FROM pgtq.groups g
         JOIN unnest(v_keys, v_expected) WITH ORDINALITY AS c (k, e, ord) ON g.group_key = c.k
-        WHERE g.queue_name = v.queue AND c.k IS NOT NULL AND g.busy_msg_id IS NOT DISTINCT FROM c.e
+        -- (= ANY: groups_pkey probes; the join alone let the planner hash-join every group row.)
+        WHERE g.queue_name = v.queue AND g.group_key = ANY (v_keys) AND c.k IS NOT NULL
+          AND g.busy_msg_id IS NOT DISTINCT FROM c.e
         ORDER BY c.ord
         LIMIT v_need
         FOR NO KEY UPDATE OF g SKIP LOCKED
@@ -316,7 +362,7 @@ BEGIN
 
     UPDATE pgtq.groups g SET busy_msg_id = c.id
     FROM unnest(v_claim_keys, v_claim_ids) AS c (k, id)
-    WHERE g.queue_name = v.queue AND g.group_key = c.k;
+    WHERE g.queue_name = v.queue AND g.group_key = ANY (v_claim_keys) AND g.group_key = c.k;
 
     RETURN QUERY EXECUTE format('WITH u AS (%s) SELECT * FROM u ORDER BY msg_id %s', v_claim, v_dir)
     USING v_claim_ids, lease_seconds;

@@ -5,7 +5,9 @@
 -- 'processing') is moved to the archive with x-pgtq-status 'completed', and its group is freed (the group's
 -- next task may start). A lease that expired but was not taken by another reader is still the caller's.
 -- Single form: true if completed, false if the lease was lost (stale attempt, unknown or finished msg_id).
--- Array form: msg_ids[i] goes with attempts[i]; returns the msg_ids that were completed.
+-- Array form: msg_ids[i] goes with attempts[i]; returns the msg_ids that were completed (ascending). Cost: one
+-- statement deletes and archives the whole batch; the groups of grouped tasks are freed set-based (a fixed
+-- number of statements per call, none for a batch without grouped tasks).
 -- Raises PQ001, PQ002, PQ003 (msg_id/attempt NULL, arrays NULL or of different lengths).
 
 CREATE OR REPLACE FUNCTION pgtq.complete(queue_name text, msg_id bigint, attempt integer)
@@ -33,7 +35,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v record;
-    r record;
+    v_ids bigint[];
+    v_group_keys text[];
+    v_group_ids bigint[];
 BEGIN
     IF msg_ids IS NULL OR attempts IS NULL OR cardinality(msg_ids) <> cardinality(attempts) THEN
         RAISE EXCEPTION USING
@@ -41,23 +45,34 @@ BEGIN
             MESSAGE = format('pgtq.complete: msg_ids and attempts must be non-NULL arrays of one length, got %s and %s',
                              coalesce(cardinality(msg_ids)::text, 'NULL'), coalesce(cardinality(attempts)::text, 'NULL'));
     END IF;
-    SELECT * INTO v FROM pgtq._queue('pgtq.complete', queue_name);
+    -- The DELETE below is the first statement on the queue table and takes its table locks before any row
+    -- lock: no up-front table lock needed (see pgtq._queue).
+    SELECT * INTO v FROM pgtq._queue('pgtq.complete', queue_name, for_write => false);
 
-    -- DELETE re-checks read_ct after waiting for a concurrent reader's row lock, so a task re-read by someone
-    -- else in the meantime is left alone (lease lost).
-    FOR r IN EXECUTE format(
+    -- One statement for the whole batch: DELETE re-checks read_ct after waiting for a concurrent reader's row
+    -- lock, so a task re-read by someone else in the meantime is left alone (lease lost); every deleted row is
+    -- archived by the same statement. Only the grouped rows come back for the group bookkeeping.
+    EXECUTE format(
         'WITH d AS ('
         '  DELETE FROM pgmq.%1$I q USING unnest($1, $2) AS u (id, att) '
         '  WHERE q.msg_id = u.id AND q.read_ct = u.att AND (q.headers->>''x-pgtq-status'') = ''processing'' '
-        '  RETURNING q.*) '
-        'INSERT INTO pgmq.%2$I (msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers) '
-        'SELECT msg_id, read_ct, enqueued_at, last_read_at, vt, message, '
-        '       headers || ''{"x-pgtq-status": "completed"}'' FROM d '
-        'RETURNING msg_id, headers->>''x-pgmq-group'' AS group_key', v.q_table, v.a_table)
-    USING msg_ids, attempts
-    LOOP
-        PERFORM pgtq._group_done(v.queue, v.q_table, r.group_key, r.msg_id);
-        RETURN NEXT r.msg_id;
-    END LOOP;
+        '  RETURNING q.*), '
+        'a AS ('
+        '  INSERT INTO pgmq.%2$I (msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers) '
+        '  SELECT msg_id, read_ct, enqueued_at, last_read_at, vt, message, '
+        '         headers || ''{"x-pgtq-status": "completed"}'' FROM d '
+        '  RETURNING msg_id, headers->>''x-pgmq-group'' AS group_key) '
+        'SELECT coalesce(array_agg(msg_id ORDER BY msg_id), ''{}''), '
+        '       array_agg(group_key ORDER BY group_key, msg_id) FILTER (WHERE group_key IS NOT NULL), '
+        '       array_agg(msg_id ORDER BY group_key, msg_id) FILTER (WHERE group_key IS NOT NULL) '
+        'FROM a', v.q_table, v.a_table)
+    INTO v_ids, v_group_keys, v_group_ids
+    USING msg_ids, attempts;
+
+    -- Ungrouped tasks need nothing more; the groups of the others are freed in one go.
+    IF v_group_keys IS NOT NULL THEN
+        PERFORM pgtq._groups_done(v.queue, v.q_table, v_group_keys, v_group_ids);
+    END IF;
+    RETURN QUERY SELECT unnest(v_ids);
 END;
 $$;

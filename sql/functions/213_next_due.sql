@@ -16,8 +16,10 @@ DECLARE
     v_due timestamptz;
 BEGIN
     SELECT * INTO v FROM pgtq._queue('pgtq.next_due', queue_name, for_write => false);
-    EXECUTE format('SELECT vt FROM pgmq.%I WHERE vt > clock_timestamp() ORDER BY vt LIMIT 1', v.q_table)
-    INTO v_due;
+    -- The time as a parameter: then vt > $1 is an index condition and the probe starts at now; with
+    -- clock_timestamp() (volatile) in the WHERE clause the scan would walk and filter every past vt first.
+    EXECUTE format('SELECT vt FROM pgmq.%I WHERE vt > $1 ORDER BY vt LIMIT 1', v.q_table)
+    INTO v_due USING clock_timestamp();
     RETURN v_due;
 END;
 $$;
