@@ -74,9 +74,7 @@ func (w *Worker) listen(ctx context.Context) {
 			failures.Store(0)
 			w.listening.Store(true)
 			// Anything sent while we were not listening was not announced: look once.
-			for _, ps := range w.procs {
-				ps.dirty.Store(true)
-			}
+			w.markAllDirty()
 			w.signal()
 			w.readyMu.Do(func() { close(w.ready) })
 		},

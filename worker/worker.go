@@ -175,8 +175,9 @@ type Worker struct {
 
 // procState is the dispatcher's view of one processor.
 type procState struct {
-	p     *Processor
-	dirty atomic.Bool // there may be claimable work
+	p        *Processor
+	readOpts *driver.ReadOptions // fixed per processor: built once, not on every claim
+	dirty    atomic.Bool         // there may be claimable work
 	// Guarded by Worker.mu:
 	due time.Time // earliest known future vt (delayed task or retry); zero when none
 	// Used by the dispatcher goroutine only:
@@ -223,7 +224,12 @@ func New(client *driver.Client, opts *Options) (*Worker, error) {
 			"max_conns", n, "want_at_least", PoolConnsMin)
 	}
 	for _, p := range o.Processors {
-		w.procs = append(w.procs, &procState{p: p})
+		w.procs = append(w.procs, &procState{p: p, readOpts: &driver.ReadOptions{
+			LIFO:             p.opts.LIFO,
+			Grouped:          p.opts.Grouped,
+			ConcurrencyLimit: p.opts.ConcurrencyLimit,
+			MaxAttempts:      p.opts.MaxRetries + 1,
+		}})
 	}
 	return w, nil
 }
@@ -269,9 +275,7 @@ func (w *Worker) Run(ctx context.Context) error {
 
 // dispatch is the claim loop: it runs until ctx ends.
 func (w *Worker) dispatch(ctx, taskCtx context.Context) {
-	for _, ps := range w.procs {
-		ps.dirty.Store(true)
-	}
+	w.markAllDirty()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	nextPoll := time.Now()
@@ -279,9 +283,7 @@ func (w *Worker) dispatch(ctx, taskCtx context.Context) {
 	for {
 		now := time.Now()
 		if !now.Before(nextPoll) {
-			for _, ps := range w.procs {
-				ps.dirty.Store(true)
-			}
+			w.markAllDirty()
 			interval := w.opts.PollInterval
 			if !w.listening.Load() {
 				// Notifications are not arriving: poll more often until the listener is back.
@@ -341,6 +343,13 @@ func (w *Worker) dispatch(ctx, taskCtx context.Context) {
 	}
 }
 
+// markAllDirty marks every processor as possibly having work, so that the next claim looks at each once.
+func (w *Worker) markAllDirty() {
+	for _, ps := range w.procs {
+		ps.dirty.Store(true)
+	}
+}
+
 // claimWait returns how long the dispatcher should hold back a claim: only while some but fewer than
 // max(1, min(ConcurrencyLimit/2, claimBatchMax)) slots are free, tasks are still running (they will free
 // more), and the first of those slots was freed less than claimLinger ago. An idle worker claims at once.
@@ -373,12 +382,7 @@ func (w *Worker) claim(ctx, taskCtx context.Context, round int) {
 		// The read is not cancelled by shutdown: a claim that committed while the client gave up would leave
 		// tasks leased by nobody until their lease ends. Tasks claimed as shutdown began are released.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
-		tasks, err := w.client.Read(rctx, p.queue, slots, p.lease, &driver.ReadOptions{
-			LIFO:             p.opts.LIFO,
-			Grouped:          p.opts.Grouped,
-			ConcurrencyLimit: p.opts.ConcurrencyLimit,
-			MaxAttempts:      p.opts.MaxRetries + 1,
-		})
+		tasks, err := w.client.Read(rctx, p.queue, slots, p.lease, ps.readOpts)
 		cancel()
 		if err == nil && ctx.Err() != nil {
 			for _, t := range tasks {
@@ -553,7 +557,6 @@ func (w *Worker) execute(taskCtx context.Context, ps *procState, r *running, t d
 
 	actx, acancel := context.WithTimeout(context.WithoutCancel(taskCtx), ackTimeout)
 	defer acancel()
-	log := w.log.With("queue", p.queue, "msg_id", t.MsgID, "attempt", t.Attempt)
 	if err == nil {
 		// The handler is done: off the running set first, so that the completer does not linger for it.
 		w.mu.Lock()
@@ -562,6 +565,8 @@ func (w *Worker) execute(taskCtx context.Context, ps *procState, r *running, t d
 		w.complete(actx, ps, t.MsgID, t.Attempt)
 		return
 	}
+	// Built only here: the success path above is the hot one and logs nothing.
+	log := w.log.With("queue", p.queue, "msg_id", t.MsgID, "attempt", t.Attempt)
 	retryable := p.retryable(err)
 	delay := p.retryDelay(t.Attempt)
 	text := err.Error()

@@ -12,8 +12,7 @@ import (
 // deadLetter enqueues a task and fails it for good; it returns the original msg_id and the task.
 func (b *driverBundle) deadLetter(t *testing.T, queue string, payload any, opts *driver.EnqueueOptions) (int64, driver.Task) {
 	t.Helper()
-	id, err := b.client.Enqueue(b.ctx, queue, payload, opts)
-	require.NoError(t, err)
+	id := b.enqueue(t, queue, payload, opts)
 	tk := b.readOne(t, queue, nil)
 	require.Equal(t, id, tk.MsgID)
 	out, err := b.client.Fail(b.ctx, queue, tk.MsgID, tk.Attempt, "fatal", nil)
@@ -80,8 +79,7 @@ func TestDriverPrune(t *testing.T) {
 
 	// Two completed tasks and one dead-lettered one: archive rows in the queue and in its DLQ.
 	for i := range 2 {
-		_, err := b.client.Enqueue(b.ctx, queue, map[string]any{"i": i}, nil)
-		require.NoError(t, err)
+		b.enqueue(t, queue, map[string]any{"i": i}, nil)
 		tk := b.readOne(t, queue, nil)
 		ok, err := b.client.Complete(b.ctx, queue, tk.MsgID, tk.Attempt)
 		require.NoError(t, err)
@@ -119,10 +117,9 @@ func TestDriverPruneDue(t *testing.T) {
 	t.Parallel()
 	b := setupDriver(t)
 	queue := b.newQueue(t, false)
-	_, err := b.client.Enqueue(b.ctx, queue, map[string]any{"n": 1}, nil)
-	require.NoError(t, err)
+	b.enqueue(t, queue, map[string]any{"n": 1}, nil)
 	tk := b.readOne(t, queue, nil)
-	_, err = b.client.Complete(b.ctx, queue, tk.MsgID, tk.Attempt)
+	_, err := b.client.Complete(b.ctx, queue, tk.MsgID, tk.Attempt)
 	require.NoError(t, err)
 	_, err = b.pool.Exec(b.ctx, `UPDATE pgmq.a_`+queue+` SET archived_at = archived_at - interval '2 hours'`)
 	require.NoError(t, err)
@@ -158,8 +155,7 @@ func TestDriverStats(t *testing.T) {
 	// 3 visible, 1 delayed; claim 2 of the visible ones; fail one of them with a retry delay; dead-letter
 	// one more task and complete nothing.
 	for i := range 3 {
-		_, err := b.client.Enqueue(b.ctx, queue, map[string]any{"i": i}, nil)
-		require.NoError(t, err)
+		b.enqueue(t, queue, map[string]any{"i": i}, nil)
 	}
 	_, err = b.client.Enqueue(b.ctx, queue, map[string]any{"later": true}, &driver.EnqueueOptions{Delay: time.Hour})
 	require.NoError(t, err)

@@ -151,7 +151,7 @@ func TestDriverEnqueueDedupe(t *testing.T) {
 	const producers = 6
 	var (
 		wg    sync.WaitGroup
-		start = newStartLine()
+		start = tqNewGate(producers)
 		ids   = make([]int64, producers)
 		errs  = make([]error, producers)
 	)
@@ -159,11 +159,10 @@ func TestDriverEnqueueDedupe(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			start.wait()
+			start.arrive()
 			ids[i], errs[i] = b.client.Enqueue(b.ctx, queue, map[string]any{"p": i}, &driver.EnqueueOptions{DedupeKey: "race"})
 		}()
 	}
-	start.release()
 	wg.Wait()
 	for i := range producers {
 		require.NoError(t, errs[i])

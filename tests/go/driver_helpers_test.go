@@ -29,7 +29,13 @@ type driverBundle struct {
 // setupDriver clones a migrated database for the test and opens a Client on it.
 func setupDriver(t *testing.T) *driverBundle {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), driverTestTimeout)
+	return newDriverBundle(t, driverTestTimeout)
+}
+
+// newDriverBundle clones a migrated database and opens a Client on it, under a context that ends after timeout.
+func newDriverBundle(t *testing.T, timeout time.Duration) *driverBundle {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	t.Cleanup(cancel)
 	pool := pgtest.NewDB(t)
 	client, err := driver.New(ctx, pool)
@@ -48,24 +54,35 @@ func (b *driverBundle) newQueue(t *testing.T, noDLQ bool) string {
 	return name
 }
 
+// enqueue adds one task and returns its msg_id.
+func (b *driverBundle) enqueue(t *testing.T, queue string, payload any, opts *driver.EnqueueOptions) int64 {
+	t.Helper()
+	id, err := b.client.Enqueue(b.ctx, queue, payload, opts)
+	require.NoError(t, err)
+	return id
+}
+
 // count runs a count(*) style query and returns its value.
 func (b *driverBundle) count(t *testing.T, sql string, args ...any) int64 {
 	t.Helper()
-	var n int64
-	require.NoError(t, b.pool.QueryRow(b.ctx, sql, args...).Scan(&n))
-	return n
+	return tqCount(b.ctx, t, b.pool, sql, args...)
 }
 
 // queueRows returns the number of rows in the pgmq table of queue (all tasks, visible or not).
 func (b *driverBundle) queueRows(t *testing.T, queue string) int64 {
 	t.Helper()
-	return b.count(t, `SELECT count(*) FROM `+pgx.Identifier{"pgmq", "q_" + strings.ToLower(queue)}.Sanitize())
+	return b.count(t, `SELECT count(*) FROM `+table("q", queue))
 }
 
 // archiveRows returns the number of archived rows of queue.
 func (b *driverBundle) archiveRows(t *testing.T, queue string) int64 {
 	t.Helper()
-	return b.count(t, `SELECT count(*) FROM `+pgx.Identifier{"pgmq", "a_" + strings.ToLower(queue)}.Sanitize())
+	return b.count(t, `SELECT count(*) FROM `+table("a", queue))
+}
+
+// table returns the quoted pgmq table name of queue: prefix "q" (live) or "a" (archive).
+func table(prefix, queue string) string {
+	return pgx.Identifier{"pgmq", prefix + "_" + strings.ToLower(queue)}.Sanitize()
 }
 
 // makeVisible ends the lease of msgID now, as if it had expired, so that another read can claim it.
@@ -83,11 +100,3 @@ func (b *driverBundle) readOne(t *testing.T, queue string, opts *driver.ReadOpti
 	require.Len(t, tasks, 1)
 	return tasks[0]
 }
-
-// startLine is a barrier: goroutines block in wait until release is called, then all run at once.
-type startLine struct{ ch chan struct{} }
-
-func newStartLine() *startLine { return &startLine{ch: make(chan struct{})} }
-
-func (s *startLine) wait()    { <-s.ch }
-func (s *startLine) release() { close(s.ch) }

@@ -17,8 +17,7 @@ func TestDriverReadOrderAndOptions(t *testing.T) {
 
 	var ids []int64
 	for i := range 4 {
-		id, err := b.client.Enqueue(b.ctx, queue, map[string]any{"i": i}, nil)
-		require.NoError(t, err)
+		id := b.enqueue(t, queue, map[string]any{"i": i}, nil)
 		ids = append(ids, id)
 	}
 
@@ -37,8 +36,7 @@ func TestDriverReadOrderAndOptions(t *testing.T) {
 	// Grouped: one task per group per read, and none while the group has one in flight.
 	gq := b.newQueue(t, false)
 	for _, g := range []string{"a", "a", "b"} {
-		_, err := b.client.Enqueue(b.ctx, gq, map[string]any{"g": g}, &driver.EnqueueOptions{Group: g})
-		require.NoError(t, err)
+		b.enqueue(t, gq, map[string]any{"g": g}, &driver.EnqueueOptions{Group: g})
 	}
 	tasks, err = b.client.Read(b.ctx, gq, 10, time.Minute, &driver.ReadOptions{Grouped: true})
 	require.NoError(t, err)
@@ -58,8 +56,7 @@ func TestDriverReadMaxAttempts(t *testing.T) {
 	t.Parallel()
 	b := setupDriver(t)
 	queue := b.newQueue(t, false)
-	id, err := b.client.Enqueue(b.ctx, queue, map[string]any{"n": 1}, nil)
-	require.NoError(t, err)
+	id := b.enqueue(t, queue, map[string]any{"n": 1}, nil)
 
 	// Two deliveries whose leases "expire", then the third read dead-letters instead of delivering.
 	for attempt := 1; attempt <= 2; attempt++ {
@@ -91,7 +88,7 @@ func TestDriverReadRacingReaders(t *testing.T) {
 	const readers = 6
 	var (
 		wg     sync.WaitGroup
-		start  = newStartLine()
+		start  = tqNewGate(readers)
 		mu     sync.Mutex
 		claims = map[int64]int{}
 		errs   = make(chan error, readers)
@@ -100,7 +97,7 @@ func TestDriverReadRacingReaders(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			start.wait()
+			start.arrive()
 			for {
 				got, err := b.client.Read(b.ctx, queue, 3, time.Minute, nil)
 				if err != nil {
@@ -118,7 +115,6 @@ func TestDriverReadRacingReaders(t *testing.T) {
 			}
 		}()
 	}
-	start.release()
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -134,8 +130,7 @@ func TestDriverComplete(t *testing.T) {
 	t.Parallel()
 	b := setupDriver(t)
 	queue := b.newQueue(t, false)
-	id, err := b.client.Enqueue(b.ctx, queue, map[string]any{"n": 1}, nil)
-	require.NoError(t, err)
+	id := b.enqueue(t, queue, map[string]any{"n": 1}, nil)
 
 	// A stale attempt cannot complete: the first lease "expired" and a second reader took the task.
 	first := b.readOne(t, queue, nil)
@@ -191,8 +186,7 @@ func TestDriverFail(t *testing.T) {
 
 	t.Run("RetryThenDeadLetter", func(t *testing.T) {
 		queue := b.newQueue(t, false)
-		id, err := b.client.Enqueue(b.ctx, queue, map[string]any{"job": "x"}, &driver.EnqueueOptions{Group: "g1"})
-		require.NoError(t, err)
+		id := b.enqueue(t, queue, map[string]any{"job": "x"}, &driver.EnqueueOptions{Group: "g1"})
 		opts := &driver.FailOptions{MaxRetries: 1}
 
 		tk := b.readOne(t, queue, nil)
@@ -228,8 +222,7 @@ func TestDriverFail(t *testing.T) {
 
 	t.Run("NonRetryableGoesToDLQAtOnce", func(t *testing.T) {
 		queue := b.newQueue(t, false)
-		_, err := b.client.Enqueue(b.ctx, queue, map[string]any{"n": 1}, nil)
-		require.NoError(t, err)
+		b.enqueue(t, queue, map[string]any{"n": 1}, nil)
 		tk := b.readOne(t, queue, nil)
 		out, err := b.client.Fail(b.ctx, queue, tk.MsgID, tk.Attempt, "bad input",
 			&driver.FailOptions{NonRetryable: true, MaxRetries: 5})
@@ -242,8 +235,7 @@ func TestDriverFail(t *testing.T) {
 
 	t.Run("NoDLQArchivesAsFailed", func(t *testing.T) {
 		queue := b.newQueue(t, true)
-		id, err := b.client.Enqueue(b.ctx, queue, map[string]any{"n": 1}, nil)
-		require.NoError(t, err)
+		id := b.enqueue(t, queue, map[string]any{"n": 1}, nil)
 		tk := b.readOne(t, queue, nil)
 		out, err := b.client.Fail(b.ctx, queue, tk.MsgID, tk.Attempt, "boom", nil)
 		require.NoError(t, err)
@@ -259,8 +251,7 @@ func TestDriverFail(t *testing.T) {
 
 	t.Run("StaleAttemptIsLeaseLost", func(t *testing.T) {
 		queue := b.newQueue(t, false)
-		id, err := b.client.Enqueue(b.ctx, queue, map[string]any{"n": 1}, nil)
-		require.NoError(t, err)
+		id := b.enqueue(t, queue, map[string]any{"n": 1}, nil)
 		first := b.readOne(t, queue, nil)
 		b.makeVisible(t, queue, id)
 		b.readOne(t, queue, nil)
@@ -272,8 +263,7 @@ func TestDriverFail(t *testing.T) {
 
 	t.Run("RetryDelay", func(t *testing.T) {
 		queue := b.newQueue(t, false)
-		_, err := b.client.Enqueue(b.ctx, queue, map[string]any{"n": 1}, nil)
-		require.NoError(t, err)
+		b.enqueue(t, queue, map[string]any{"n": 1}, nil)
 		tk := b.readOne(t, queue, nil)
 		out, err := b.client.Fail(b.ctx, queue, tk.MsgID, tk.Attempt, "later",
 			&driver.FailOptions{MaxRetries: 3, RetryDelay: 30 * time.Minute})
@@ -293,8 +283,7 @@ func TestDriverExtendLeaseAndRelease(t *testing.T) {
 	t.Parallel()
 	b := setupDriver(t)
 	queue := b.newQueue(t, false)
-	id, err := b.client.Enqueue(b.ctx, queue, map[string]any{"n": 1}, nil)
-	require.NoError(t, err)
+	id := b.enqueue(t, queue, map[string]any{"n": 1}, nil)
 
 	tk := b.readOne(t, queue, nil)
 	ok, err := b.client.ExtendLease(b.ctx, queue, tk.MsgID, tk.Attempt, 2*time.Hour)
@@ -327,8 +316,7 @@ func TestDriverCompleteTx(t *testing.T) {
 	t.Parallel()
 	b := setupDriver(t)
 	queue := b.newQueue(t, false)
-	id, err := b.client.Enqueue(b.ctx, queue, map[string]any{"n": 1}, nil)
-	require.NoError(t, err)
+	id := b.enqueue(t, queue, map[string]any{"n": 1}, nil)
 	tk := b.readOne(t, queue, nil)
 
 	// Rolled back with the caller's work: the task is still leased to us.

@@ -13,15 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
-
-	"github.com/pgtq/pgtq/internal/pgtest"
 )
-
-// mqRacers is the number of connections that race in the schema pgmq concurrency tests.
-const mqRacers = 8
-
-// mqTestTimeout bounds every schema pgmq test; a hang fails the test instead of the whole run.
-const mqTestTimeout = 60 * time.Second
 
 // mqMessage is one row of type pgmq.message_record.
 type mqMessage struct {
@@ -40,11 +32,6 @@ func (m mqMessage) group() string {
 	return g
 }
 
-// mqQuerier is what *pgx.Conn, pgx.Tx and *pgxpool.Pool have in common for reads.
-type mqQuerier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
 // mqBundle is what every schema pgmq test starts from: a fresh migrated database and a deadline.
 type mqBundle struct {
 	ctx  context.Context
@@ -55,10 +42,8 @@ type mqBundle struct {
 // mqSetup gives the test its own database (cloned from the migrated template) and a context with a deadline.
 func mqSetup(t *testing.T) *mqBundle {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), mqTestTimeout)
-	t.Cleanup(cancel)
-	pool := pgtest.NewDB(t)
-	return &mqBundle{ctx: ctx, pool: pool, url: pool.Config().ConnString()}
+	ctx, f := tqNewFixture(t)
+	return &mqBundle{ctx: ctx, pool: f.pool, url: f.url}
 }
 
 // createQueue creates a pgmq queue, with the fifo index when fifoIndex is set.
@@ -93,18 +78,11 @@ func (b *mqBundle) send(t *testing.T, queue string, groups []string) []int64 {
 // connect opens n dedicated connections to the test database, closed when the test ends.
 func (b *mqBundle) connect(t *testing.T, n int) []*pgx.Conn {
 	t.Helper()
-	conns := make([]*pgx.Conn, n)
-	for i := range conns {
-		conn, err := pgx.Connect(b.ctx, b.url)
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = conn.Close(context.Background()) })
-		conns[i] = conn
-	}
-	return conns
+	return connectN(b.ctx, t, b.url, n)
 }
 
 // mqRead runs a query returning pgmq.message_record rows and collects them in result order.
-func mqRead(ctx context.Context, q mqQuerier, sql string, args ...any) ([]mqMessage, error) {
+func mqRead(ctx context.Context, q tqQuerier, sql string, args ...any) ([]mqMessage, error) {
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query %q: %w", sql, err)
@@ -129,25 +107,18 @@ func mqIDs(msgs []mqMessage) []int64 {
 // readers really race. It returns the first error.
 func mqRace(conns []*pgx.Conn, fn func(reader int, conn *pgx.Conn) error) error {
 	var (
-		ready sync.WaitGroup
-		done  sync.WaitGroup
-		start = make(chan struct{})
-		errs  = make(chan error, len(conns))
+		done sync.WaitGroup
+		gate = tqNewGate(len(conns))
+		errs = make(chan error, len(conns))
 	)
-	ready.Add(len(conns))
 	for i, conn := range conns {
-		done.Add(1)
-		go func() {
-			defer done.Done()
-			ready.Done()
-			<-start
+		done.Go(func() {
+			gate.arrive()
 			if err := fn(i, conn); err != nil {
 				errs <- fmt.Errorf("reader %d: %w", i, err)
 			}
-		}()
+		})
 	}
-	ready.Wait()
-	close(start)
 	done.Wait()
 	close(errs)
 	return <-errs
@@ -177,7 +148,7 @@ func TestPgmqReadRacingReaders(t *testing.T) {
 		deliveries []mqDelivery
 		deleted    atomic.Int64
 	)
-	err = mqRace(b.connect(t, mqRacers), func(reader int, conn *pgx.Conn) error {
+	err = mqRace(b.connect(t, tqRacers), func(reader int, conn *pgx.Conn) error {
 		for deleted.Load() < n {
 			if err := b.ctx.Err(); err != nil {
 				return fmt.Errorf("not all messages deleted: %w", err)
@@ -297,7 +268,7 @@ func TestPgmqGroupedReadersNeverShareAGroup(t *testing.T) {
 			)
 			left.Store(int64(len(ids)))
 			query := fmt.Sprintf("SELECT * FROM pgmq.%s_with_poll('grp', 30, 3, 1, 5, $1)", fn)
-			conns := b.connect(t, mqRacers)
+			conns := b.connect(t, tqRacers)
 			if v.window != "" {
 				for _, conn := range conns {
 					_, err := conn.Exec(b.ctx, "SELECT set_config('pgmq.group_read_window', $1, false)", v.window)

@@ -187,7 +187,7 @@ func TestPgtqGroupedRetryHoldsGroup(t *testing.T) {
 
 	// When the retry comes due, the group continues with a1 (attempt 2), not a2.
 	var retried []tqTask
-	tqEventually(t, 10*time.Second, func() bool {
+	waitUntil(t, 10*time.Second, "the failed group task to be retried", func() bool {
 		retried = tqMustRead(ctx, t, other, "ga", 10, 60, grouped)
 		return len(retried) > 0
 	})
@@ -517,7 +517,7 @@ func TestPgtqGroupedExpiredLeaseKeepsGroup(t *testing.T) {
 	require.Equal(t, first, got[0].MsgID)
 
 	var again []tqTask
-	tqEventually(t, 10*time.Second, func() bool {
+	waitUntil(t, 10*time.Second, "the group task to be claimable again", func() bool {
 		again = tqMustRead(ctx, t, other, queue, 5, 60, grouped)
 		return len(again) > 0
 	})

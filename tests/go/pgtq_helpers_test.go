@@ -17,10 +17,10 @@ import (
 	"github.com/pgtq/pgtq/internal/pgtest"
 )
 
-// tqRacers is the number of connections that race in the concurrency tests.
+// tqRacers is the number of connections that race in the pgtq and pgmq concurrency tests.
 const tqRacers = 8
 
-// tqTestTimeout bounds every test of schema pgtq; a hang fails the test instead of the whole run.
+// tqTestTimeout bounds every test of schema pgtq or pgmq; a hang fails the test instead of the whole run.
 const tqTestTimeout = 60 * time.Second
 
 // tqQuerier is what pgx.Conn, pgx.Tx and pgxpool.Pool have in common.
@@ -82,18 +82,25 @@ func tqNewFixture(t *testing.T) (context.Context, tqFixture) {
 // connect opens a dedicated connection (a real backend of its own) that is closed when the test ends.
 func (f tqFixture) connect(ctx context.Context, t *testing.T) *pgx.Conn {
 	t.Helper()
-	conn, err := pgx.Connect(ctx, f.url)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = conn.Close(context.Background()) })
-	return conn
+	return connectN(ctx, t, f.url, 1)[0]
 }
 
 // connectN opens n dedicated connections.
 func (f tqFixture) connectN(ctx context.Context, t *testing.T, n int) []*pgx.Conn {
 	t.Helper()
+	return connectN(ctx, t, f.url, n)
+}
+
+// connectN opens n dedicated connections to url (real backends of their own, for racing), closed when the test
+// ends.
+func connectN(ctx context.Context, t *testing.T, url string, n int) []*pgx.Conn {
+	t.Helper()
 	conns := make([]*pgx.Conn, n)
 	for i := range conns {
-		conns[i] = f.connect(ctx, t)
+		conn, err := pgx.Connect(ctx, url)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = conn.Close(context.Background()) })
+		conns[i] = conn
 	}
 	return conns
 }
@@ -223,18 +230,6 @@ func (c *tqErrCollector) requireNone(t *testing.T) {
 
 // tqPtr returns a pointer to v.
 func tqPtr[T any](v T) *T { return &v }
-
-// tqEventually polls cond on the test goroutine (so cond may use require) until it holds, failing after within.
-func tqEventually(t *testing.T, within time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		require.True(t, time.Now().Before(deadline), "condition not met within %s", within)
-		<-tick.C
-	}
-}
 
 // tqSignal wakes waiters on every event (a broadcast): take the channel with current before looking at the
 // state, and after an unsuccessful look wait on it; any later event closes it.

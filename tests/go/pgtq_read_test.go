@@ -165,7 +165,7 @@ func TestPgtqReadExpiredLeaseMovesToAnotherReader(t *testing.T) {
 
 	// Poll until the lease has run out and the second reader gets the task.
 	var fresh tqTask
-	tqEventually(t, 15*time.Second, func() bool {
+	waitUntil(t, 15*time.Second, "the expired lease to be claimable", func() bool {
 		got := tqMustRead(ctx, t, second, queue, 1, 30, tqReadOpts{})
 		if len(got) == 0 {
 			return false

@@ -160,7 +160,7 @@ func TestPgtqReadMaxAttemptsDeadLetters(t *testing.T) {
 	opts := tqReadOpts{maxAttempts: tqPtr(int32(2))}
 	for attempt := int32(1); attempt <= 2; attempt++ {
 		var got []tqTask
-		tqEventually(t, 10*time.Second, func() bool {
+		waitUntil(t, 10*time.Second, "the retry to fall due", func() bool {
 			got = tqMustRead(ctx, t, f.pool, queue, 1, 1, opts)
 			return len(got) > 0
 		})
@@ -168,7 +168,7 @@ func TestPgtqReadMaxAttemptsDeadLetters(t *testing.T) {
 		require.Equal(t, attempt, got[0].Attempt)
 	}
 	// The third lease would exceed max_attempts: once visible, the task is dead-lettered, not delivered.
-	tqEventually(t, 10*time.Second, func() bool {
+	waitUntil(t, 10*time.Second, "the task past max_attempts to leave the queue", func() bool {
 		require.Empty(t, tqMustRead(ctx, t, f.pool, queue, 1, 1, opts))
 		return tqCount(ctx, t, f.pool, `SELECT count(*) FROM pgmq.q_maxatt`) == 0
 	})

@@ -29,7 +29,7 @@ func TestWorkerStrictGroupsLIFO(t *testing.T) { t.Parallel(); testWorkerStrictGr
 func testWorkerStrictGroups(t *testing.T, lifo bool) {
 	const groups, perGroup = 4, 6
 	b := setupWorker(t)
-	q := b.newQueue(t)
+	q := b.newQueue(t, false)
 	var runs spans
 	p := worker.NewProcessor(q, func(ctx context.Context, in groupPayload) error {
 		info, _ := worker.TaskFromContext(ctx)
@@ -83,7 +83,7 @@ func TestWorkerQueueConcurrencyLimitAcrossWorkers(t *testing.T) {
 	t.Parallel()
 	const limit, tasks = 3, 30
 	b := setupWorker(t)
-	q := b.newQueue(t)
+	q := b.newQueue(t, false)
 	var inFlight gauge
 	var runs spans
 	handler := func(ctx context.Context, _ numPayload) error {
@@ -115,7 +115,7 @@ func TestWorkerConcurrencyLimit(t *testing.T) {
 	t.Parallel()
 	const limit, tasks = 3, 24
 	b := setupWorker(t)
-	q1, q2 := b.newQueue(t), b.newQueue(t)
+	q1, q2 := b.newQueue(t, false), b.newQueue(t, false)
 	var inFlight gauge
 	var runs spans
 	// Tasks of both queues holding a lease whose handler has not returned, seen from the database. A slot

@@ -2,91 +2,40 @@ package gotest
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/pgtq/pgtq/driver"
-	"github.com/pgtq/pgtq/internal/pgtest"
 	"github.com/pgtq/pgtq/worker"
 )
 
 // workerTestTimeout bounds every worker test so that a hang fails the test, not the whole run.
 const workerTestTimeout = 60 * time.Second
 
-// workerBundle is what a worker test works with: a fresh migrated database, its URL, a pool and a Client.
+// workerBundle is what a worker test works with: a driverBundle (fresh migrated database, pool, Client) and the
+// database URL (for worker subprocesses and pools of their own).
 type workerBundle struct {
-	ctx    context.Context
-	url    string
-	pool   *pgxpool.Pool
-	client *driver.Client
+	*driverBundle
+	url string
 }
 
 // setupWorker clones a migrated database for the test and opens a Client on it.
 func setupWorker(t *testing.T) *workerBundle {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), workerTestTimeout)
-	t.Cleanup(cancel)
-	url := pgtest.NewDBURL(t)
-	pool, err := pgxpool.New(ctx, url)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	client, err := driver.New(ctx, pool)
-	require.NoError(t, err)
-	return &workerBundle{ctx: ctx, url: url, pool: pool, client: client}
-}
-
-var workerQueueSeq atomic.Int64
-
-// newQueue creates a queue with a DLQ and returns its name.
-func (b *workerBundle) newQueue(t *testing.T) string {
-	t.Helper()
-	name := fmt.Sprintf("wrk_q%d", workerQueueSeq.Add(1))
-	require.NoError(t, b.client.CreateQueue(b.ctx, name, nil))
-	return name
-}
-
-// enqueue adds one task and returns its msg_id.
-func (b *workerBundle) enqueue(t *testing.T, queue string, payload any, opts *driver.EnqueueOptions) int64 {
-	t.Helper()
-	id, err := b.client.Enqueue(b.ctx, queue, payload, opts)
-	require.NoError(t, err)
-	return id
-}
-
-// count runs a count(*) style query and returns its value.
-func (b *workerBundle) count(t *testing.T, sql string, args ...any) int64 {
-	t.Helper()
-	var n int64
-	require.NoError(t, b.pool.QueryRow(b.ctx, sql, args...).Scan(&n))
-	return n
-}
-
-// table returns the quoted pgmq table name of queue: prefix "q" (live) or "a" (archive).
-func table(prefix, queue string) string {
-	return pgx.Identifier{"pgmq", prefix + "_" + strings.ToLower(queue)}.Sanitize()
+	b := newDriverBundle(t, workerTestTimeout)
+	return &workerBundle{driverBundle: b, url: b.pool.Config().ConnString()}
 }
 
 // archived returns the number of archived rows of queue with header x-pgtq-status = status.
 func (b *workerBundle) archived(t *testing.T, queue, status string) int64 {
 	t.Helper()
 	return b.count(t, `SELECT count(*) FROM `+table("a", queue)+` WHERE headers->>'x-pgtq-status' = $1`, status)
-}
-
-// live returns the number of rows still in queue (visible, delayed or leased).
-func (b *workerBundle) live(t *testing.T, queue string) int64 {
-	t.Helper()
-	return b.count(t, `SELECT count(*) FROM `+table("q", queue))
 }
 
 // waitUntil polls cond every 10 ms until it holds, failing the test after within.
@@ -157,7 +106,6 @@ func waitReady(t *testing.T, w *worker.Worker) {
 // span is one handler run as the test saw it.
 type span struct {
 	msgID      int64
-	taskID     string
 	attempt    int
 	group      string
 	seq        int

@@ -26,7 +26,7 @@ func TestWorkerMeasure(t *testing.T) {
 	}
 	t.Run("idle latency", func(t *testing.T) {
 		b := setupWorker(t)
-		q := b.newQueue(t)
+		q := b.newQueue(t, false)
 		p, started := startSignal(q)
 		w, _ := b.runWorker(t, &worker.Options{Processors: []*worker.Processor{p}, PollInterval: 30 * time.Second})
 		waitReady(t, w)
@@ -38,7 +38,7 @@ func TestWorkerMeasure(t *testing.T) {
 			if i >= 10 {
 				lat = append(lat, at.Sub(before))
 			}
-			waitUntil(t, 5*time.Second, "task archived", func() bool { return b.live(t, q) == 0 })
+			waitUntil(t, 5*time.Second, "task archived", func() bool { return b.queueRows(t, q) == 0 })
 		}
 		t.Logf("idle enqueue-to-start over %d tasks: p50=%s p90=%s p99=%s max=%s", len(lat),
 			percentile(lat, 50), percentile(lat, 90), percentile(lat, 99), percentile(lat, 100))
@@ -47,7 +47,7 @@ func TestWorkerMeasure(t *testing.T) {
 		n, _ := strconv.Atoi(os.Getenv("PGTQ_MEASURE_TASKS"))
 		n = max(n, 20000)
 		b := setupWorker(t)
-		q := b.newQueue(t)
+		q := b.newQueue(t, false)
 		payloads := make([]any, 1000)
 		for i := range payloads {
 			payloads[i] = numPayload{N: i}
@@ -60,7 +60,7 @@ func TestWorkerMeasure(t *testing.T) {
 		p := worker.NewProcessor(q, func(context.Context, numPayload) error { done.Add(1); return nil }, nil)
 		start := time.Now()
 		_, _ = b.runWorker(t, &worker.Options{Processors: []*worker.Processor{p}, ConcurrencyLimit: 32})
-		waitUntil(t, 10*time.Minute, "burn-down", func() bool { return b.live(t, q) == 0 })
+		waitUntil(t, 10*time.Minute, "burn-down", func() bool { return b.queueRows(t, q) == 0 })
 		el := time.Since(start)
 		t.Logf("burn-down: %d tasks in %s = %.0f tasks/s (handler calls %d)", n, el.Round(time.Millisecond),
 			float64(n)/el.Seconds(), done.Load())

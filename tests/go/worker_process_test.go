@@ -28,7 +28,7 @@ func TestWorkerProcess(t *testing.T) {
 	t.Run("SIGKILL mid-task: runs again after the lease, completes once", func(t *testing.T) {
 		t.Parallel()
 		b := setupProcessDB(t)
-		q := b.newQueue(t)
+		q := b.newQueue(t, false)
 		// Timeout 1 s: the lease is 1 s + 5 s grace, so the dead worker's task is back in ~6 s.
 		p1 := startTestWorker(t, bin, b.url, map[string]string{"PGTQ_TEST_QUEUES": q, "PGTQ_TEST_MODE": "block",
 			"PGTQ_TEST_TIMEOUT_MS": "1000"}, "--poll-interval-seconds", "0.2")
@@ -41,7 +41,7 @@ func TestWorkerProcess(t *testing.T) {
 			"--poll-interval-seconds", "0.2")
 		p2.waitUntil(t, 20*time.Second, "task completed", func() bool { return b.archived(t, q, "completed") == 1 })
 		require.EqualValues(t, 1, b.runCount(t, q, "done"), "completed exactly once")
-		require.EqualValues(t, 0, b.live(t, q))
+		require.EqualValues(t, 0, b.queueRows(t, q))
 		var attempt int
 		require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT attempt FROM worker_runs WHERE event = 'done' AND msg_id = $1`, id).Scan(&attempt))
 		require.Equal(t, 2, attempt, "the killed attempt counts")
@@ -50,7 +50,7 @@ func TestWorkerProcess(t *testing.T) {
 	t.Run("SIGTERM: running tasks finish, queued ones stay untouched", func(t *testing.T) {
 		t.Parallel()
 		b := setupProcessDB(t)
-		q := b.newQueue(t)
+		q := b.newQueue(t, false)
 		p := startTestWorker(t, bin, b.url, map[string]string{"PGTQ_TEST_QUEUES": q, "PGTQ_TEST_WORK_MS": "1500"},
 			"--concurrency-limit", "3", "--shutdown-timeout-seconds", "20")
 		payloads := make([]any, 8)
@@ -72,7 +72,7 @@ func TestWorkerProcess(t *testing.T) {
 	t.Run("SIGTERM past the shutdown timeout: unfinished tasks released, attempt not burned", func(t *testing.T) {
 		t.Parallel()
 		b := setupProcessDB(t)
-		q := b.newQueue(t)
+		q := b.newQueue(t, false)
 		p := startTestWorker(t, bin, b.url, map[string]string{"PGTQ_TEST_QUEUES": q, "PGTQ_TEST_MODE": "block"},
 			"--concurrency-limit", "2", "--shutdown-timeout-seconds", "0.5")
 		b.enqueue(t, q, numPayload{N: 1}, nil)
@@ -82,13 +82,13 @@ func TestWorkerProcess(t *testing.T) {
 		require.Equal(t, 0, p.wait(t, 15*time.Second), "stderr: %s", p.stderr.String())
 		require.EqualValues(t, 2, b.count(t, `SELECT count(*) FROM `+table("q", q)+` WHERE read_ct = 0 AND vt <= clock_timestamp()`),
 			"both tasks visible again with their attempt given back")
-		require.EqualValues(t, 0, b.count(t, `SELECT count(*) FROM `+table("a", q)))
+		require.EqualValues(t, 0, b.archiveRows(t, q))
 	})
 
 	t.Run("include and exclude", func(t *testing.T) {
 		t.Parallel()
 		b := setupProcessDB(t)
-		qa, qb, qc := b.newQueue(t), b.newQueue(t), b.newQueue(t)
+		qa, qb, qc := b.newQueue(t, false), b.newQueue(t, false), b.newQueue(t, false)
 		queues := strings.Join([]string{qa, qb, qc}, ",")
 		p := startTestWorker(t, bin, b.url, map[string]string{"PGTQ_TEST_QUEUES": queues},
 			"--include", qa, "--include", qb, "--exclude", qb, "--poll-interval-seconds", "0.1")

@@ -41,7 +41,7 @@ func (b *workerBundle) errorTexts(t *testing.T, queue string, msgID int64) []str
 func TestWorkerRetryDelay(t *testing.T) {
 	t.Parallel()
 	b := setupWorker(t)
-	q := b.newQueue(t)
+	q := b.newQueue(t, false)
 	var runs spans
 	p := worker.NewProcessor(q, func(ctx context.Context, _ numPayload) error {
 		info, _ := worker.TaskFromContext(ctx)
@@ -65,7 +65,7 @@ func TestWorkerRetryDelay(t *testing.T) {
 		}
 	}
 	require.Equal(t, []string{"boom 1", "boom 2", "boom 3"}, b.errorTexts(t, q, id))
-	require.EqualValues(t, 1, b.count(t, `SELECT count(*) FROM `+table("q", q+"_dlq")))
+	require.EqualValues(t, 1, b.queueRows(t, q+"_dlq"))
 }
 
 func TestWorkerRetryDelayPolicies(t *testing.T) {
@@ -95,7 +95,7 @@ var errTransient = errors.New("transient")
 func TestWorkerRetryOn(t *testing.T) {
 	t.Parallel()
 	b := setupWorker(t)
-	q := b.newQueue(t)
+	q := b.newQueue(t, false)
 	var mu sync.Mutex
 	attempts := map[int]int{}
 	p := worker.NewProcessor(q, func(ctx context.Context, in numPayload) error {
@@ -133,7 +133,7 @@ func TestWorkerRetryOn(t *testing.T) {
 func TestWorkerTimeout(t *testing.T) {
 	t.Parallel()
 	b := setupWorker(t)
-	q := b.newQueue(t)
+	q := b.newQueue(t, false)
 	causes := make(chan error, 1)
 	p := worker.NewProcessor(q, func(ctx context.Context, _ numPayload) error {
 		<-ctx.Done()
@@ -160,7 +160,7 @@ func TestWorkerTimeout(t *testing.T) {
 func TestWorkerHeartbeat(t *testing.T) {
 	t.Parallel()
 	b := setupWorker(t)
-	q := b.newQueue(t)
+	q := b.newQueue(t, false)
 	results := make(chan error, 1)
 	p := worker.NewProcessor(q, func(ctx context.Context, _ numPayload) error {
 		// Runs 2.5 s with a 1 s timeout, staying alive by heartbeating every 300 ms.
@@ -195,7 +195,7 @@ func TestWorkerHeartbeat(t *testing.T) {
 func TestWorkerIdempotencyKey(t *testing.T) {
 	t.Parallel()
 	b := setupWorker(t)
-	q := b.newQueue(t)
+	q := b.newQueue(t, false)
 	type seen struct{ key, taskID string }
 	keys := make(chan seen, 10)
 	p := worker.NewProcessor(q, func(ctx context.Context, in numPayload) error {
@@ -239,7 +239,7 @@ func (v validated) Validate() error {
 func TestWorkerValidationFailuresGoToDLQ(t *testing.T) {
 	t.Parallel()
 	b := setupWorker(t)
-	q := b.newQueue(t)
+	q := b.newQueue(t, false)
 	handled := make(chan int, 10)
 	p := worker.NewProcessor(q, func(_ context.Context, in validated) error {
 		handled <- in.N
@@ -267,7 +267,7 @@ func TestWorkerValidationFailuresGoToDLQ(t *testing.T) {
 func TestWorkerPanicsAreFailures(t *testing.T) {
 	t.Parallel()
 	b := setupWorker(t)
-	q := b.newQueue(t)
+	q := b.newQueue(t, false)
 	p := worker.NewProcessor(q, func(ctx context.Context, in numPayload) error {
 		info, _ := worker.TaskFromContext(ctx)
 		if in.N == 1 && info.Attempt == 1 {

@@ -67,7 +67,7 @@ func TestWorkerBatchesClaimsAndCompletions(t *testing.T) {
 	t.Parallel()
 	const tasks, concurrency = 300, 16
 	b := setupWorker(t)
-	q := b.newQueue(t)
+	q := b.newQueue(t, false)
 	const app = "pgtq-test-batches"
 	client, pool := b.trackedWorkerClient(t, app)
 	payloads := make([]any, tasks)
@@ -106,7 +106,7 @@ func TestWorkerBusyLooksUpDueTimesSparingly(t *testing.T) {
 	t.Parallel()
 	const singles, delay = 20, 2 * time.Second
 	b := setupWorker(t)
-	q := b.newQueue(t)
+	q := b.newQueue(t, false)
 	const app = "pgtq-test-due"
 	client, pool := b.trackedWorkerClient(t, app)
 
@@ -161,7 +161,7 @@ func TestWorkerShutdownFlushesCompletions(t *testing.T) {
 	t.Parallel()
 	const tasks = 200
 	b := setupWorker(t)
-	q := b.newQueue(t)
+	q := b.newQueue(t, false)
 	payloads := make([]any, tasks)
 	for i := range payloads {
 		payloads[i] = numPayload{N: i}
@@ -185,5 +185,5 @@ func TestWorkerShutdownFlushesCompletions(t *testing.T) {
 	stop()
 	// No waiting: everything a handler finished is archived by the time Run returned.
 	require.EqualValues(t, tasks, b.archived(t, q, "completed"), "completions lost at shutdown")
-	require.EqualValues(t, 0, b.live(t, q))
+	require.EqualValues(t, 0, b.queueRows(t, q))
 }

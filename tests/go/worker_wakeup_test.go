@@ -40,7 +40,7 @@ func TestWorkerWakeupLatency(t *testing.T) {
 	t.Parallel()
 	const samples = 30
 	b := setupWorker(t)
-	q := b.newQueue(t)
+	q := b.newQueue(t, false)
 	p, started := startSignal(q)
 	w, _ := b.runWorker(t, &worker.Options{Processors: []*worker.Processor{p}, PollInterval: 30 * time.Second})
 	waitReady(t, w)
@@ -60,7 +60,7 @@ func TestWorkerWakeupLatency(t *testing.T) {
 			lat = append(lat, at.Sub(before))
 		}
 		// Let the worker go idle again (complete, re-read, find nothing) before the next sample.
-		waitUntil(t, 5*time.Second, "task archived", func() bool { return b.live(t, q) == 0 })
+		waitUntil(t, 5*time.Second, "task archived", func() bool { return b.queueRows(t, q) == 0 })
 	}
 	p50, p90, p99 := percentile(lat, 50), percentile(lat, 90), percentile(lat, 99)
 	t.Logf("idle enqueue-to-start latency over %d tasks: p50=%s p90=%s p99=%s", samples, p50, p90, p99)
@@ -75,7 +75,7 @@ func TestWorkerWakeupLatency(t *testing.T) {
 func TestWorkerListenerReconnect(t *testing.T) {
 	t.Parallel()
 	b := setupWorker(t)
-	q := b.newQueue(t)
+	q := b.newQueue(t, false)
 	p, started := startSignal(q)
 	w, _ := b.runWorker(t, &worker.Options{Processors: []*worker.Processor{p}, PollInterval: 30 * time.Second})
 	waitReady(t, w)
@@ -109,7 +109,7 @@ func TestWorkerDelayedTaskStartsOnTime(t *testing.T) {
 	t.Parallel()
 	const delay = 2 * time.Second
 	b := setupWorker(t)
-	q := b.newQueue(t)
+	q := b.newQueue(t, false)
 	p, started := startSignal(q)
 	w, _ := b.runWorker(t, &worker.Options{Processors: []*worker.Processor{p}, PollInterval: 30 * time.Second})
 	waitReady(t, w)
@@ -129,7 +129,7 @@ func TestWorkerDelayedTaskStartsOnTime(t *testing.T) {
 func TestWorkerPollsWhileListenerDown(t *testing.T) {
 	t.Parallel()
 	b := setupWorker(t)
-	q := b.newQueue(t)
+	q := b.newQueue(t, false)
 	p, started := startSignal(q)
 	w, _ := b.runWorker(t, &worker.Options{Processors: []*worker.Processor{p}, PollInterval: 30 * time.Second,
 		PollExceptionInterval: 100 * time.Millisecond})
