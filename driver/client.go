@@ -144,11 +144,6 @@ func (c *Client) DropQueue(ctx context.Context, name string) (bool, error) {
 
 // NotifyChannel returns the LISTEN/NOTIFY channel on which the database announces new tasks of queue:
 // "pgmq.q_<lower(queue)>.INSERT". Quote it when listening (pgx.Identifier{ch}.Sanitize()).
-func (c *Client) NotifyChannel(queue string) string {
-	return NotifyChannel(queue)
-}
-
-// NotifyChannel is the package-level form of (*Client).NotifyChannel.
 func NotifyChannel(queue string) string {
 	return "pgmq.q_" + strings.ToLower(queue) + ".INSERT"
 }

@@ -122,13 +122,13 @@ func (o *Options) validate() error {
 	case len(o.Processors) == 0:
 		return errors.New("Options.Processors is empty")
 	case o.ConcurrencyLimit < 0:
-		return fmt.Errorf("Options.ConcurrencyLimit must be >= 1, got %d", o.ConcurrencyLimit)
+		return fmt.Errorf("Options.ConcurrencyLimit must be >= 1 (0 means the default), got %d", o.ConcurrencyLimit)
 	case o.PollInterval < 0:
-		return fmt.Errorf("Options.PollInterval must be > 0, got %s", o.PollInterval)
+		return fmt.Errorf("Options.PollInterval must be > 0 (0 means the default), got %s", o.PollInterval)
 	case o.PollExceptionInterval < 0:
-		return fmt.Errorf("Options.PollExceptionInterval must be > 0, got %s", o.PollExceptionInterval)
+		return fmt.Errorf("Options.PollExceptionInterval must be > 0 (0 means the default), got %s", o.PollExceptionInterval)
 	case o.PruneBatchSize < 0:
-		return fmt.Errorf("Options.PruneBatchSize must be >= 1, got %d", o.PruneBatchSize)
+		return fmt.Errorf("Options.PruneBatchSize must be >= 1 (0 means the default), got %d", o.PruneBatchSize)
 	case o.ArchiveRetention < 0:
 		return fmt.Errorf("Options.ArchiveRetention must be >= 0, got %s", o.ArchiveRetention)
 	case o.ShutdownTimeout < 0:

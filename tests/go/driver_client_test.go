@@ -111,13 +111,13 @@ func TestDriverNotifyChannel(t *testing.T) {
 	t.Parallel()
 	b := setupDriver(t)
 	queue := b.newQueue(t, false)
-	require.Equal(t, "pgmq.q_"+queue+".INSERT", b.client.NotifyChannel(queue))
+	require.Equal(t, "pgmq.q_"+queue+".INSERT", driver.NotifyChannel(queue))
 	require.Equal(t, "pgmq.q_mixedcase.INSERT", driver.NotifyChannel("MixedCase"))
 
 	conn, err := b.pool.Acquire(b.ctx)
 	require.NoError(t, err)
 	defer conn.Release()
-	_, err = conn.Exec(b.ctx, `LISTEN `+pgx.Identifier{b.client.NotifyChannel(queue)}.Sanitize())
+	_, err = conn.Exec(b.ctx, `LISTEN `+pgx.Identifier{driver.NotifyChannel(queue)}.Sanitize())
 	require.NoError(t, err)
 
 	_, err = b.client.Enqueue(b.ctx, queue, map[string]any{"n": 1}, nil)
@@ -127,7 +127,7 @@ func TestDriverNotifyChannel(t *testing.T) {
 	defer cancel()
 	n, err := conn.Conn().WaitForNotification(waitCtx)
 	require.NoError(t, err, "an enqueue must notify the queue's channel")
-	require.Equal(t, b.client.NotifyChannel(queue), n.Channel)
+	require.Equal(t, driver.NotifyChannel(queue), n.Channel)
 }
 
 func TestDriverErrorMapping(t *testing.T) {
