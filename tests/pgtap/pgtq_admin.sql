@@ -3,7 +3,7 @@
 -- next_due, prune (batches, queue archive + DLQ archive) and prune_due (one run per interval).
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(46);
+SELECT plan(47);
 
 SELECT results_eq(
     $$SELECT p.proname::text COLLATE "default", pg_get_function_arguments(p.oid), pg_get_function_result(p.oid)
@@ -33,6 +33,10 @@ SELECT is((SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.prona
            WHERE n.nspname = 'pgtq' AND p.proname !~ '^_'
              AND NOT (p.prosecdef AND p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'])), 0::bigint,
     'every public function is SECURITY DEFINER with search_path pinned to pg_catalog, pg_temp');
+SELECT is((SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+           WHERE n.nspname = 'pgtq' AND p.prosecdef
+             AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)), 0::bigint,
+    'internal SECURITY DEFINER helpers pin search_path too');
 SELECT is((SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum)
            FROM pg_attribute WHERE attrelid = 'pgtq.task'::regclass AND attnum > 0),
     'msg_id bigint, attempt integer, task_id text, group_key text, enqueued_at timestamp with time zone, '
