@@ -113,13 +113,8 @@ func tqTestGroupedRace(t *testing.T, lifo bool) {
 						inFlight[tk.group()]--
 						mu.Unlock()
 					}
-					ok, err := tqComplete(ctx, conn, queue, tk.MsgID, tk.Attempt)
-					if err != nil {
-						errs.add(err)
+					if !errs.complete(ctx, conn, queue, tk) {
 						return
-					}
-					if !ok {
-						errs.add(tqErrLeaseLost{tk.MsgID, tk.Attempt})
 					}
 				}
 			}
@@ -270,11 +265,7 @@ func TestPgtqPlainPgmqQueueUnderRacingReaders(t *testing.T) {
 					mu.Lock()
 					inFlight[tk.group()]--
 					mu.Unlock()
-					ok, err := tqComplete(ctx, conn, "actions", tk.MsgID, tk.Attempt)
-					errs.add(err)
-					if err == nil && !ok {
-						errs.add(tqErrLeaseLost{tk.MsgID, tk.Attempt})
-					}
+					errs.complete(ctx, conn, "actions", tk)
 				}
 			}
 		}(conn)
@@ -435,12 +426,7 @@ func TestPgtqGroupedProducersAndReadersConcurrently(t *testing.T) {
 					mu.Lock()
 					inFlight[tk.group()]--
 					mu.Unlock()
-					ok, err := tqComplete(ctx, conn, queue, tk.MsgID, tk.Attempt)
-					if err != nil || !ok {
-						errs.add(err)
-						if err == nil {
-							errs.add(tqErrLeaseLost{tk.MsgID, tk.Attempt})
-						}
+					if !errs.complete(ctx, conn, queue, tk) {
 						events.notify()
 						return
 					}

@@ -228,6 +228,30 @@ func (c *tqErrCollector) requireNone(t *testing.T) {
 	require.Empty(t, c.errs)
 }
 
+// complete completes tk and records a failure in c: an error, or a lost lease (complete returned false). It
+// reports whether the task was completed, so a racer can stop at the first failure.
+func (c *tqErrCollector) complete(ctx context.Context, q tqQuerier, queue string, tk tqTask) bool {
+	ok, err := tqComplete(ctx, q, queue, tk.MsgID, tk.Attempt)
+	switch {
+	case err != nil:
+		c.add(err)
+		return false
+	case !ok:
+		c.add(tqErrLeaseLost{tk.MsgID, tk.Attempt})
+		return false
+	}
+	return true
+}
+
+// tqQueueWithTasks creates queue (with a DLQ) holding n ungrouped tasks {"i": 0..n-1}, in msg_id order.
+func tqQueueWithTasks(ctx context.Context, t *testing.T, q tqQuerier, queue string, n int) {
+	t.Helper()
+	tqCreateQueue(ctx, t, q, queue, true)
+	for i := range n {
+		tqMustEnqueue(ctx, t, q, queue, map[string]any{"i": i}, nil)
+	}
+}
+
 // tqPtr returns a pointer to v.
 func tqPtr[T any](v T) *T { return &v }
 

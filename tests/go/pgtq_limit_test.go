@@ -91,13 +91,8 @@ func testConcurrencyLimitRace(t *testing.T, grouped bool) {
 						errs.add(fmt.Errorf("extend_lease returned false for a live lease of msg_id %d", tk.MsgID))
 					}
 					inFlight.Add(-1)
-					ok, err := tqComplete(ctx, conn, queue, tk.MsgID, tk.Attempt)
-					if err != nil {
-						errs.add(err)
+					if !errs.complete(ctx, conn, queue, tk) {
 						return
-					}
-					if !ok {
-						errs.add(tqErrLeaseLost{tk.MsgID, tk.Attempt})
 					}
 					completed.Add(1)
 				}
@@ -159,10 +154,7 @@ func TestPgtqConcurrencyLimitDoesNotOverClaim(t *testing.T) {
 	t.Parallel()
 	ctx, f := tqNewFixture(t)
 	const queue = "overclaim"
-	tqCreateQueue(ctx, t, f.pool, queue, true)
-	for i := range 10 {
-		tqMustEnqueue(ctx, t, f.pool, queue, map[string]any{"i": i}, nil)
-	}
+	tqQueueWithTasks(ctx, t, f.pool, queue, 10)
 	limit := tqReadOpts{concurrencyLimit: tqPtr(int32(3))}
 	require.Len(t, tqMustRead(ctx, t, f.pool, queue, 2, 60, limit), 2)
 	require.Len(t, tqMustRead(ctx, t, f.pool, queue, 5, 60, limit), 1, "only one slot left")

@@ -16,10 +16,7 @@ func TestPgtqReadRacingReadersNeverShareALease(t *testing.T) {
 	t.Parallel()
 	ctx, f := tqNewFixture(t)
 	const queue, tasks = "race_lease", 240
-	tqCreateQueue(ctx, t, f.pool, queue, true)
-	for i := range tasks {
-		tqMustEnqueue(ctx, t, f.pool, queue, map[string]any{"i": i}, nil)
-	}
+	tqQueueWithTasks(ctx, t, f.pool, queue, tasks)
 
 	conns := f.connectN(ctx, t, tqRacers)
 	g := tqNewGate(tqRacers)
@@ -71,10 +68,7 @@ func TestPgtqReadRacingReadersDeliverExactlyOnce(t *testing.T) {
 	t.Parallel()
 	ctx, f := tqNewFixture(t)
 	const queue, tasks = "race_once", 240
-	tqCreateQueue(ctx, t, f.pool, queue, true)
-	for i := range tasks {
-		tqMustEnqueue(ctx, t, f.pool, queue, map[string]any{"i": i}, nil)
-	}
+	tqQueueWithTasks(ctx, t, f.pool, queue, tasks)
 
 	for _, lifo := range []bool{false, true} {
 		if lifo {
@@ -109,13 +103,8 @@ func TestPgtqReadRacingReadersDeliverExactlyOnce(t *testing.T) {
 						mu.Lock()
 						delivered[tk.MsgID]++
 						mu.Unlock()
-						ok, err := tqComplete(ctx, conn, queue, tk.MsgID, tk.Attempt)
-						if err != nil {
-							errs.add(err)
+						if !errs.complete(ctx, conn, queue, tk) {
 							return
-						}
-						if !ok {
-							errs.add(tqErrLeaseLost{tk.MsgID, tk.Attempt})
 						}
 					}
 				}

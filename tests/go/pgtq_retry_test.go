@@ -186,10 +186,7 @@ func TestPgtqMaxAttemptsRacingReaders(t *testing.T) {
 	t.Parallel()
 	ctx, f := tqNewFixture(t)
 	const queue, tasks = "expiring", 24
-	tqCreateQueue(ctx, t, f.pool, queue, true)
-	for i := range tasks {
-		tqMustEnqueue(ctx, t, f.pool, queue, map[string]any{"i": i}, nil)
-	}
+	tqQueueWithTasks(ctx, t, f.pool, queue, tasks)
 
 	conns := f.connectN(ctx, t, tqRacers)
 	gate := tqNewGate(tqRacers)
