@@ -12,7 +12,9 @@
 // Throughput: a slot is free as soon as its handler returns. Successful tasks go to a completer that
 // commits them in batches (the array form of pgtq.complete, every few ms) on its own pool connection,
 // while the claim loop reads up to the free slots in one pgtq.read, waiting a moment (claimLinger) for
-// half of the slots to free up while others still run. The next due time of delayed work is looked up
+// half of the slots to free up while others still run. Up to claimsInFlightMax reads run at once, so the
+// slots freed during one read's round trip and commit are claimed by the next instead of waiting for it
+// (SKIP LOCKED keeps the reads apart; strict groups and queue limits are enforced by the database). The next due time of delayed work is looked up
 // after a short read, at most every dueRefresh, instead of after every short read.
 package worker
 
@@ -63,10 +65,14 @@ const (
 	// of a queue whose reads come back short. Delays are whole seconds, so a lookup this late still sees a
 	// new delayed task before it falls due; retries this worker schedules are known without a lookup.
 	dueRefresh = 250 * time.Millisecond
-	// PoolConnsMin is the least pgxpool MaxConns a worker needs to claim, complete and record failures
-	// side by side (one connection each); handlers that use the same pool need theirs on top. The worker's
-	// LISTEN connection is its own, outside the pool. New logs a warning when the pool is smaller.
-	PoolConnsMin = 3
+	// claimsInFlightMax is how many reads one worker runs at once. A read of a no-op workload takes about
+	// as long as its tasks, so with one read at a time the slots freed during it sat idle until it returned.
+	claimsInFlightMax = 2
+	// PoolConnsMin is the least pgxpool MaxConns a worker needs to run its reads (claimsInFlightMax),
+	// complete and record failures side by side (one connection each); handlers that use the same pool
+	// need theirs on top. The worker's LISTEN connection is its own, outside the pool. New logs a warning
+	// when the pool is smaller.
+	PoolConnsMin = claimsInFlightMax + 2
 )
 
 // Options configures a Worker. A nil *Options means all defaults (and no processors, which New refuses).
@@ -166,6 +172,10 @@ type Worker struct {
 
 	completions chan completion // to the completer
 
+	claimed  chan claimResult // reads in flight report here (capacity claimsInFlightMax: never blocks)
+	claims   sync.WaitGroup   // reads in flight
+	inFlight int              // reads in flight; dispatcher goroutine only
+
 	mu        sync.Mutex
 	free      int       // free task slots
 	freeSince time.Time // when a finishing task first freed a slot since the last claim; zero when none
@@ -218,6 +228,7 @@ func New(client *driver.Client, opts *Options) (*Worker, error) {
 
 		// Room for a few flushes' worth: executors block (backpressure) only when the completer lags far behind.
 		completions: make(chan completion, max(2*o.ConcurrencyLimit, completeBatchMax)),
+		claimed:     make(chan claimResult, claimsInFlightMax),
 	}
 	if n := client.Pool().Config().MaxConns; n < PoolConnsMin {
 		w.log.Warn("pgtq: pool too small for the worker: claims, completions and failures will wait on each other",
@@ -273,8 +284,10 @@ func (w *Worker) Run(ctx context.Context) error {
 	return nil
 }
 
-// dispatch is the claim loop: it runs until ctx ends.
+// dispatch is the claim loop: it runs until ctx ends, and returns once no read is in flight any more (so
+// that every task it started is known to shutdown).
 func (w *Worker) dispatch(ctx, taskCtx context.Context) {
+	defer w.claims.Wait()
 	w.markAllDirty()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -339,6 +352,8 @@ func (w *Worker) dispatch(ctx, taskCtx context.Context) {
 			return
 		case <-w.wake:
 		case <-timer.C:
+		case res := <-w.claimed:
+			w.claimFinished(ctx, res)
 		}
 	}
 }
@@ -363,10 +378,22 @@ func (w *Worker) claimWait(now time.Time) time.Duration {
 	return max(claimLinger-now.Sub(w.freeSince), 0)
 }
 
-// claim reads tasks for every processor that may have work, as long as slots are free.
+// claimResult is what one read reports to the dispatcher.
+type claimResult struct {
+	ps    *procState
+	slots int   // the slots the read asked for
+	got   int   // the tasks it claimed and started
+	err   error // the read failed (its slots are free again)
+}
+
+// claim starts a read for every processor that may have work, as long as slots are free and fewer than
+// claimsInFlightMax reads are running. Each read reports to claimFinished.
 func (w *Worker) claim(ctx, taskCtx context.Context, round int) {
 	n := len(w.procs)
 	for i := range n {
+		if w.inFlight >= claimsInFlightMax {
+			return // a read that finishes reports and the dispatcher looks again
+		}
 		// Rotate the starting processor so that one busy queue cannot starve the others.
 		ps := w.procs[(round+i)%n]
 		if !ps.dirty.Load() || time.Now().Before(ps.retryAt) {
@@ -378,51 +405,67 @@ func (w *Worker) claim(ctx, taskCtx context.Context, round int) {
 		}
 		// Clear before reading so that a notification arriving during the read marks it again.
 		ps.dirty.Store(false)
-		p := ps.p
-		// The read is not cancelled by shutdown: a claim that committed while the client gave up would leave
-		// tasks leased by nobody until their lease ends. Tasks claimed as shutdown began are released.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
-		tasks, err := w.client.Read(rctx, p.queue, slots, p.lease, ps.readOpts)
-		cancel()
-		if err == nil && ctx.Err() != nil {
-			for _, t := range tasks {
-				w.release(&running{info: TaskInfo{Queue: p.queue, MsgID: t.MsgID, Attempt: t.Attempt}})
-			}
-			w.unreserve(slots)
+		w.inFlight++
+		w.claims.Go(func() { w.claimed <- w.read(ctx, taskCtx, ps, slots) })
+	}
+}
+
+// read claims up to slots tasks of ps's queue and starts them; slots it did not fill are free again.
+func (w *Worker) read(ctx, taskCtx context.Context, ps *procState, slots int) claimResult {
+	p := ps.p
+	// The read is not cancelled by shutdown: a claim that committed while the client gave up would leave
+	// tasks leased by nobody until their lease ends. Tasks claimed as shutdown began are released.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
+	tasks, err := w.client.Read(rctx, p.queue, slots, p.lease, ps.readOpts)
+	cancel()
+	if err == nil && ctx.Err() != nil {
+		for _, t := range tasks {
+			w.release(&running{info: TaskInfo{Queue: p.queue, MsgID: t.MsgID, Attempt: t.Attempt}})
+		}
+		tasks = nil
+	}
+	w.unreserve(slots - len(tasks))
+	for _, t := range tasks {
+		w.start(taskCtx, ps, t)
+	}
+	return claimResult{ps: ps, slots: slots, got: len(tasks), err: err}
+}
+
+// claimFinished takes the report of a read on the dispatcher goroutine: it backs off after an error, marks
+// a queue whose read came back full as having more work, and otherwise learns when its next delayed task or
+// retry falls due.
+func (w *Worker) claimFinished(ctx context.Context, res claimResult) {
+	w.inFlight--
+	ps := res.ps
+	if res.err != nil {
+		ps.dirty.Store(true)
+		if ctx.Err() != nil {
 			return
 		}
-		if err != nil {
-			w.unreserve(slots)
-			ps.dirty.Store(true)
-			if ctx.Err() != nil {
-				return
-			}
-			ps.errs++
-			wait := backoff(ps.errs, w.opts.PollExceptionInterval, 12*w.opts.PollExceptionInterval)
-			ps.retryAt = time.Now().Add(wait)
-			w.log.Error("pgtq: claim failed", "queue", p.queue, "error", err, "retry_in", wait)
-			continue
-		}
-		ps.errs, ps.retryAt = 0, time.Time{}
-		w.unreserve(slots - len(tasks))
-		for _, t := range tasks {
-			w.start(taskCtx, ps, t)
-		}
-		if len(tasks) == slots {
-			ps.dirty.Store(true) // probably more waiting
-			continue
-		}
-		// Drained for now: learn when the next delayed task or retry falls due. The lookup is a round trip
-		// that delays the next claim, and short reads come one after another (every finished task or
-		// notification ends in one), so it runs at most every dueRefresh. A skipped lookup is not dropped:
-		// the dispatcher does it once dueRefresh has passed, so that a delayed task announced meanwhile
-		// still wakes the worker on time.
-		if now := time.Now(); now.Sub(ps.dueChecked) < dueRefresh {
-			ps.dueStale = true
-			continue
-		}
-		w.lookupDue(ctx, ps)
+		ps.errs++
+		wait := backoff(ps.errs, w.opts.PollExceptionInterval, 12*w.opts.PollExceptionInterval)
+		ps.retryAt = time.Now().Add(wait)
+		w.log.Error("pgtq: claim failed", "queue", ps.p.queue, "error", res.err, "retry_in", wait)
+		return
 	}
+	if ctx.Err() != nil {
+		return
+	}
+	ps.errs, ps.retryAt = 0, time.Time{}
+	if res.got == res.slots {
+		ps.dirty.Store(true) // probably more waiting
+		return
+	}
+	// Drained for now: learn when the next delayed task or retry falls due. The lookup is a round trip
+	// that delays the next claim, and short reads come one after another (every finished task or
+	// notification ends in one), so it runs at most every dueRefresh. A skipped lookup is not dropped:
+	// the dispatcher does it once dueRefresh has passed, so that a delayed task announced meanwhile
+	// still wakes the worker on time.
+	if now := time.Now(); now.Sub(ps.dueChecked) < dueRefresh {
+		ps.dueStale = true
+		return
+	}
+	w.lookupDue(ctx, ps)
 }
 
 // lookupDue asks the database when the next delayed task or retry of ps's queue falls due and arranges

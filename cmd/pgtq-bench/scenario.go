@@ -417,9 +417,10 @@ func (b *bench) runContinuous(ctx context.Context, r *runDB, sc scenario) (runRe
 	}
 	defer ppool.Close()
 	prod := b.prod(ppool)
-	// Enough backlog for one full claim of every slot twice over: the worker never starves, and the
+	// Enough backlog for every slot four times over plus what the workers finish between two progress
+	// reports at 40k tasks/s: the worker never starves while the producers learn of its progress, and the
 	// enqueue-to-start latency stays a measure of the queue rather than of a deep backlog.
-	target := int64(2*sc.Concurrency + 100)
+	target := int64(4*sc.Concurrency + 100)
 	var enqueued atomic.Int64
 	end := t0.Add(sc.Duration)
 	errc := make(chan error, 2)
