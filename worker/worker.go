@@ -195,6 +195,8 @@ type procState struct {
 	retryAt    time.Time
 	dueChecked time.Time // last NextDue lookup
 	dueStale   bool      // a short read skipped the lookup: do it at dueChecked + dueRefresh
+	reads      int       // reads of this queue in flight
+	lastFull   bool      // the last read of this queue that returned filled all its slots
 }
 
 // New returns a worker for client's database with opts. It validates the options and the processors.
@@ -399,6 +401,12 @@ func (w *Worker) claim(ctx, taskCtx context.Context, round int) {
 		if !ps.dirty.Load() || time.Now().Before(ps.retryAt) {
 			continue
 		}
+		// A second read of a queue only while its last read came back full (a backlog to pipeline): a read
+		// that is slow to return (waiting for the queue's limit lock, say) must not be joined by another that
+		// would tie up the slots other queues could use.
+		if ps.reads > 0 && !ps.lastFull {
+			continue
+		}
 		slots := w.reserve()
 		if slots == 0 {
 			return // a finishing task frees a slot and signals
@@ -406,6 +414,7 @@ func (w *Worker) claim(ctx, taskCtx context.Context, round int) {
 		// Clear before reading so that a notification arriving during the read marks it again.
 		ps.dirty.Store(false)
 		w.inFlight++
+		ps.reads++
 		w.claims.Go(func() { w.claimed <- w.read(ctx, taskCtx, ps, slots) })
 	}
 }
@@ -437,6 +446,8 @@ func (w *Worker) read(ctx, taskCtx context.Context, ps *procState, slots int) cl
 func (w *Worker) claimFinished(ctx context.Context, res claimResult) {
 	w.inFlight--
 	ps := res.ps
+	ps.reads--
+	ps.lastFull = res.err == nil && res.got == res.slots
 	if res.err != nil {
 		ps.dirty.Store(true)
 		if ctx.Err() != nil {
