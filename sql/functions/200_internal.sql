@@ -17,7 +17,8 @@
 --
 -- pgtq._setup(queue_name text) RETURNS void
 --   Installs what pgtq needs on pgmq.q_<name>: indexes (group head probe, dedupe key, busy/limit, ungrouped
---   tasks), the AFTER INSERT trigger (group rows + NOTIFY) and backfills group rows. Idempotent.
+--   tasks), the queue's statement functions (215_queue_statements.sql), the AFTER INSERT trigger (group rows +
+--   NOTIFY) and backfills group rows. Idempotent.
 --
 -- pgtq._after_insert() trigger (statement level, transition table new_rows, TG_ARGV[0] = queue name)
 --   Makes sure a pgtq.groups row exists (and stays) for every group of the inserted rows, and sends NOTIFY on
@@ -196,6 +197,11 @@ BEGIN
             v_q || '_tq_busy', v_q);
     END IF;
 
+    -- The queue's statement functions (215_queue_statements.sql), unless there: migrations refresh them.
+    IF pg_catalog.to_regproc(format('pgtq.%I', pgtq._statement(v_q, 'heads'))) IS NULL THEN
+        PERFORM pgtq._install_queue_statements(queue_name);
+    END IF;
+
     -- Only when missing: DDL on a live queue table takes a lock that conflicts with readers' row updates, and
     -- create_queue is meant to be called again and again (at every application start).
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
@@ -299,11 +305,8 @@ DECLARE
 BEGIN
     -- Per group, its oldest remaining task (one index probe each): the new ordering hint, and NULL = looks
     -- empty. Sorted by group key, so that concurrent callers lock shared group rows in one order.
-    EXECUTE format(
-        'SELECT array_agg(u.k ORDER BY u.k), array_agg(u.id ORDER BY u.k), '
-        '       array_agg((SELECT m.msg_id FROM pgmq.%I m WHERE (m.headers->>''x-pgmq-group'') = u.k '
-        '                  ORDER BY m.msg_id LIMIT 1) ORDER BY u.k) '
-        'FROM unnest($1::text[], $2::bigint[]) AS u (k, id) WHERE u.k IS NOT NULL', q_table)
+    -- (pgtq._q_<name>_heads, see 215_queue_statements.sql.)
+    EXECUTE format('SELECT * FROM pgtq.%I($1, $2)', pgtq._statement(q_table, 'heads'))
     INTO v_keys, v_ids, v_heads USING group_keys, msg_ids;
     IF v_keys IS NULL THEN
         RETURN;

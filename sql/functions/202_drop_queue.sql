@@ -1,8 +1,8 @@
 -- pgtq.drop_queue(queue_name text) RETURNS boolean
 --
 -- Drops a task queue: its pgmq queue, its dead-letter queue (the registered one, or '<name>_dlq' for a queue
--- never used through pgtq), its group rows and its pgtq.queues row. Returns true if the queue existed, false
--- (changing nothing) if neither a pgtq nor a pgmq queue of that name exists.
+-- never used through pgtq), its group rows, its statement functions and its pgtq.queues row. Returns true if
+-- the queue existed, false (changing nothing) if neither a pgtq nor a pgmq queue of that name exists.
 -- Raises PQ002 for an invalid name.
 
 CREATE OR REPLACE FUNCTION pgtq.drop_queue(queue_name text)
@@ -36,6 +36,7 @@ BEGIN
         PERFORM pgmq.drop_queue(v_dlq);
     END IF;
     DELETE FROM pgtq.groups g WHERE g.queue_name = drop_queue.queue_name;
+    PERFORM pgtq._drop_queue_statements(queue_name);
     DELETE FROM pgtq.queues q WHERE q.queue_name = drop_queue.queue_name;
     RETURN true;
 END;

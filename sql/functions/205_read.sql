@@ -54,7 +54,6 @@ SET jit = off
 AS $$
 DECLARE
     v record;
-    v_dir text;
     v_need integer := qty;
     v_in_flight bigint;
     v_ok bigint[];
@@ -62,7 +61,6 @@ DECLARE
     v_id bigint;
     v_read_ct integer;
     v_headers jsonb;
-    v_claim text;
     v_keys text[];
     v_expected bigint[];
     v_ids bigint[];
@@ -77,7 +75,6 @@ DECLARE
     v_lifo_ids bigint[];
     v_plain text;
     v_task pgtq.task;
-    r record;
 BEGIN
     IF qty IS NULL OR qty < 1 THEN
         RAISE EXCEPTION USING
@@ -110,7 +107,6 @@ BEGIN
     -- any row lock: no up-front table lock needed (see pgtq._queue). Grouped reads lock group rows first and
     -- limited reads hold the advisory lock first, so they take it.
     SELECT * INTO v FROM pgtq._queue('pgtq.read', queue_name, for_write => grouped OR concurrency_limit IS NOT NULL);
-    v_dir := CASE WHEN lifo THEN 'DESC' ELSE 'ASC' END;
 
     IF concurrency_limit IS NOT NULL THEN
         IF current_setting('transaction_isolation') <> 'read committed' THEN
@@ -127,9 +123,7 @@ BEGIN
         -- that vt is an index condition (clock_timestamp() in the WHERE clause is not). Taken before the
         -- count, so a lease expiring meanwhile still counts: the limit errs on the safe side.
         IF grouped THEN
-            EXECUTE format(
-                'SELECT count(*) FROM pgmq.%I WHERE (headers->>''x-pgtq-status'') IN (''processing'', ''retrying'') '
-                'AND (headers->>''x-pgtq-status'') = ''processing'' AND vt > $1', v.q_table)
+            EXECUTE format('SELECT pgtq.%I($1)', pgtq._statement(v.q_table, 'in_flight'))
             INTO v_in_flight USING clock_timestamp();
             v_need := least(qty, concurrency_limit - v_in_flight);
             IF v_need <= 0 THEN
@@ -138,60 +132,25 @@ BEGIN
         END IF;
     END IF;
 
-    -- The claim itself, shared by both modes.
-    v_claim := format(
-        'UPDATE pgmq.%I SET vt = clock_timestamp() + make_interval(secs => $2), read_ct = read_ct + 1, '
-        'last_read_at = clock_timestamp(), '
-        'headers = coalesce(headers, ''{}'') || jsonb_build_object(''x-pgtq-status'', ''processing'', '
-        '''x-pgtq-task-id'', coalesce(headers->>''x-pgtq-task-id'', gen_random_uuid()::text)) '
-        'WHERE msg_id = ANY ($1) '
-        'RETURNING msg_id, read_ct, headers->>''x-pgtq-task-id'', headers->>''x-pgmq-group'', enqueued_at, vt, '
-        'message, headers', v.q_table);
-
     IF NOT grouped THEN
-        -- One statement per round: lock the next visible tasks (SKIP LOCKED), claim those under max_attempts,
-        -- and return the others flagged dead (still locked by us) to be dead-lettered below. With a
-        -- concurrency limit the LIMIT also counts the queue's live leases: the count and the claim share one
-        -- snapshot taken after the advisory lock (one statement under the lock instead of three; the lock
-        -- itself must stay until commit, so that the next reader's count sees our claims).
-        v_plain := format(
-            $sql$
-            WITH c AS (
-                SELECT msg_id, read_ct FROM pgmq.%1$I WHERE vt <= clock_timestamp()
-                ORDER BY msg_id %2$s
-                LIMIT %3$s
-                FOR UPDATE SKIP LOCKED
-            ), u AS (
-                UPDATE pgmq.%1$I q SET vt = clock_timestamp() + make_interval(secs => $2), read_ct = q.read_ct + 1,
-                    last_read_at = clock_timestamp(),
-                    headers = coalesce(q.headers, '{}') || jsonb_build_object('x-pgtq-status', 'processing',
-                        'x-pgtq-task-id', coalesce(q.headers->>'x-pgtq-task-id', gen_random_uuid()::text))
-                -- = ANY (ARRAY(...)), not a join with c: the planner cannot know a limit computed in the
-                -- statement, guesses 10%% of the table and would merge-join along the whole pkey.
-                WHERE q.msg_id = ANY (ARRAY(SELECT c.msg_id FROM c WHERE $3::integer IS NULL OR c.read_ct < $3))
-                RETURNING q.msg_id, q.read_ct, q.headers->>'x-pgtq-task-id' AS task_id,
-                          q.headers->>'x-pgmq-group' AS group_key, q.enqueued_at, q.vt, q.message, q.headers
-            )
-            SELECT false AS dead, u.* FROM u
-            UNION ALL
-            SELECT true, c.msg_id, c.read_ct, NULL, NULL, NULL, NULL, NULL, NULL FROM c WHERE c.read_ct >= $3
-            ORDER BY msg_id %2$s
-            $sql$,
-            v.q_table, v_dir,
-            CASE WHEN concurrency_limit IS NULL THEN '$1'
-                 ELSE format('greatest(0, least($1, $4 - (SELECT count(*) FROM pgmq.%I '
-                             'WHERE (headers->>''x-pgtq-status'') IN (''processing'', ''retrying'') '
-                             'AND (headers->>''x-pgtq-status'') = ''processing'' AND vt > $5)))', v.q_table)
-            END);
+        -- One statement per round (pgtq._q_<name>_claim, see 215_queue_statements.sql): lock the next visible
+        -- tasks (SKIP LOCKED), claim those under max_attempts, and return the others (task_id NULL, still
+        -- locked by us) to be dead-lettered below. With a concurrency limit the LIMIT also counts the queue's
+        -- live leases: the count and the claim share one snapshot taken after the advisory lock (one
+        -- statement under the lock instead of three; the lock itself must stay until commit, so that the
+        -- next reader's count sees our claims). The claim's id list is = ANY (ARRAY(...)), not a join with
+        -- the locked rows: the planner cannot know a limit computed in the statement, guesses 10% of the
+        -- table and would merge-join along the whole pkey.
+        v_plain := pgtq._statement(v.q_table, 'claim');
         LOOP
             v_dead := '{}';
-            FOR r IN EXECUTE v_plain USING v_need, lease_seconds, max_attempts, concurrency_limit, clock_timestamp()
+            FOR v_task IN EXECUTE format('SELECT * FROM pgtq.%I($1, $2, $3, $4, $5, $6)', v_plain)
+                USING v_need, lease_seconds, max_attempts, concurrency_limit, lifo, clock_timestamp()
             LOOP
-                IF r.dead THEN
-                    v_dead := v_dead || r.msg_id;
+                IF v_task.task_id IS NULL THEN
+                    v_dead := v_dead || v_task.msg_id;
                     CONTINUE;
                 END IF;
-                v_task := (r.msg_id, r.read_ct, r.task_id, r.group_key, r.enqueued_at, r.vt, r.message, r.headers);
                 RETURN NEXT v_task;
                 v_need := v_need - 1;
             END LOOP;
@@ -213,98 +172,17 @@ BEGIN
     -- the first K idle groups met are exactly the K newest heads. Only when the window is full but holds fewer
     -- than K idle groups (most recent work belongs to busy groups) probe every idle group: O(idle groups).
     IF lifo THEN
-        EXECUTE format(
-            $sql$
-            WITH w AS (
-                SELECT m.msg_id, m.headers->>'x-pgmq-group' AS grp FROM pgmq.%1$I m
-                WHERE (m.headers->>'x-pgmq-group') IS NOT NULL AND m.vt <= clock_timestamp()
-                ORDER BY m.msg_id DESC LIMIT $2 * 20
-            ), newest AS (
-                SELECT DISTINCT ON (w.grp) w.grp, w.msg_id FROM w ORDER BY w.grp, w.msg_id DESC
-            ), heads AS (
-                -- LATERAL + LIMIT: one groups_pkey probe per group in the window (a plain join let the planner
-                -- hash-join every group row of every queue).
-                SELECT n.grp, n.msg_id
-                FROM newest n
-                CROSS JOIN LATERAL (
-                    SELECT 1 FROM pgtq.groups g
-                    WHERE g.queue_name = $1 AND g.group_key = n.grp AND g.busy_msg_id IS NULL
-                    LIMIT 1
-                ) idle
-            )
-            SELECT (SELECT count(*) FROM w), coalesce(array_agg(grp ORDER BY msg_id DESC), '{}'),
-                   coalesce(array_agg(msg_id ORDER BY msg_id DESC), '{}')
-            FROM heads
-            $sql$, v.q_table)
+        EXECUTE format('SELECT * FROM pgtq.%I($1, $2)', pgtq._statement(v.q_table, 'lifo_heads'))
         INTO v_scanned, v_lifo_keys, v_lifo_ids
         USING v.queue, v_need * 3 + 16;
-        IF v_scanned = (v_need * 3 + 16) * 20 AND cardinality(v_lifo_ids) < v_need * 3 + 16 THEN
-            EXECUTE format(
-                $sql$
-                SELECT coalesce(array_agg(g.group_key ORDER BY h.msg_id DESC), '{}'),
-                       coalesce(array_agg(h.msg_id ORDER BY h.msg_id DESC), '{}')
-                FROM pgtq.groups g
-                CROSS JOIN LATERAL (
-                    SELECT m.msg_id FROM pgmq.%1$I m
-                    WHERE (m.headers->>'x-pgmq-group') = g.group_key AND m.vt <= clock_timestamp()
-                    ORDER BY m.msg_id DESC LIMIT 1
-                ) h
-                WHERE g.queue_name = $1 AND g.busy_msg_id IS NULL
-                $sql$, v.q_table)
-            INTO v_lifo_keys, v_lifo_ids
-            USING v.queue;
-        END IF;
     END IF;
 
     -- 1. The best candidates, at most 3 * qty + 16 (room for concurrent readers that take some below).
-    EXECUTE format(
-        $sql$
-        SELECT coalesce(array_agg(group_key ORDER BY ord), '{}'), coalesce(array_agg(expected_busy ORDER BY ord), '{}'),
-               coalesce(array_agg(msg_id ORDER BY ord), '{}')
-        FROM (SELECT row_number() OVER (ORDER BY msg_id %2$s) AS ord, * FROM (SELECT * FROM (
-            %3$s
-          UNION ALL
-            SELECT g.group_key, g.busy_msg_id, m.msg_id
-            FROM pgtq.groups g
-            JOIN pgmq.%1$I m ON m.msg_id = g.busy_msg_id
-            WHERE g.queue_name = $1 AND g.busy_msg_id IS NOT NULL AND m.vt <= clock_timestamp()
-          UNION ALL
-            SELECT g.group_key, g.busy_msg_id, h.msg_id
-            FROM pgtq.groups g
-            CROSS JOIN LATERAL (
-                SELECT m.msg_id FROM pgmq.%1$I m
-                WHERE (m.headers->>'x-pgmq-group') = g.group_key AND m.vt <= clock_timestamp()
-                ORDER BY m.msg_id %2$s LIMIT 1
-            ) h
-            WHERE g.queue_name = $1 AND g.busy_msg_id IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM pgmq.%1$I b WHERE b.msg_id = g.busy_msg_id)
-          UNION ALL
-            (SELECT NULL::text, NULL::bigint, m.msg_id FROM pgmq.%1$I m
-             WHERE (m.headers->>'x-pgmq-group') IS NULL AND m.vt <= clock_timestamp()
-             ORDER BY m.msg_id %2$s LIMIT $2)
-        ) cand
-        ORDER BY msg_id %2$s
-        LIMIT $2) sorted) numbered
-        $sql$,
-        v.q_table, v_dir,
-        CASE WHEN lifo
-             THEN 'SELECT k AS group_key, NULL::bigint AS expected_busy, id AS msg_id FROM unnest($3::text[], $4::bigint[]) AS x (k, id)'
-             -- FIFO: walk idle groups by their head_msg_id hint (index order) and stop after enough heads:
-             -- O(qty), not O(idle groups).
-             ELSE format($idle$
-                 (SELECT g.group_key, NULL::bigint AS expected_busy, h.msg_id
-                  FROM pgtq.groups g
-                  CROSS JOIN LATERAL (
-                      SELECT m.msg_id FROM pgmq.%1$I m
-                      WHERE (m.headers->>'x-pgmq-group') = g.group_key AND m.vt <= clock_timestamp()
-                      ORDER BY m.msg_id LIMIT 1
-                  ) h
-                  WHERE g.queue_name = $1 AND g.busy_msg_id IS NULL
-                  ORDER BY g.head_msg_id LIMIT $2)
-                 $idle$, v.q_table)
-        END)
+    --    Idle groups' heads: FIFO walks idle groups by their head_msg_id hint (index order) and stops after
+    --    enough heads: O(qty), not O(idle groups); LIFO takes the heads found above.
+    EXECUTE format('SELECT * FROM pgtq.%I($1, $2, $3, $4, $5)', pgtq._statement(v.q_table, 'candidates'))
     INTO v_keys, v_expected, v_ids
-    USING v.queue, v_need * 3 + 16, v_lifo_keys, v_lifo_ids;
+    USING v.queue, v_need * 3 + 16, lifo, v_lifo_keys, v_lifo_ids;
     IF cardinality(v_ids) = 0 THEN
         RETURN;
     END IF;
@@ -333,10 +211,7 @@ BEGIN
     SELECT coalesce(array_agg(c.id ORDER BY c.ord), '{}') INTO v_ok
     FROM unnest(v_keys, v_ids) WITH ORDINALITY AS c (k, id, ord)
     WHERE c.k IS NULL OR c.k = ANY (v_locked_keys);
-    EXECUTE format(
-        'SELECT coalesce(array_agg(msg_id), ''{}''), coalesce(array_agg(read_ct), ''{}'') FROM ('
-        '  SELECT msg_id, read_ct FROM pgmq.%I WHERE msg_id = ANY ($1) AND vt <= clock_timestamp() '
-        '  ORDER BY array_position($1, msg_id) LIMIT $2 FOR UPDATE SKIP LOCKED) s', v.q_table)
+    EXECUTE format('SELECT * FROM pgtq.%I($1, $2)', pgtq._statement(v.q_table, 'lock_ids'))
     INTO v_locked_ids, v_read_cts USING v_ok, v_need;
 
     -- 4. In candidate order, the first v_need locked tasks are claimed; tasks over max_attempts among them
@@ -364,7 +239,7 @@ BEGIN
     FROM unnest(v_claim_keys, v_claim_ids) AS c (k, id)
     WHERE g.queue_name = v.queue AND g.group_key = ANY (v_claim_keys) AND g.group_key = c.k;
 
-    RETURN QUERY EXECUTE format('WITH u AS (%s) SELECT * FROM u ORDER BY msg_id %s', v_claim, v_dir)
-    USING v_claim_ids, lease_seconds;
+    RETURN QUERY EXECUTE format('SELECT * FROM pgtq.%I($1, $2, $3)', pgtq._statement(v.q_table, 'claim_ids'))
+    USING v_claim_ids, lease_seconds, lifo;
 END;
 $$;

@@ -52,20 +52,8 @@ BEGIN
     -- One statement for the whole batch: DELETE re-checks read_ct after waiting for a concurrent reader's row
     -- lock, so a task re-read by someone else in the meantime is left alone (lease lost); every deleted row is
     -- archived by the same statement. Only the grouped rows come back for the group bookkeeping.
-    EXECUTE format(
-        'WITH d AS ('
-        '  DELETE FROM pgmq.%1$I q USING unnest($1, $2) AS u (id, att) '
-        '  WHERE q.msg_id = u.id AND q.read_ct = u.att AND (q.headers->>''x-pgtq-status'') = ''processing'' '
-        '  RETURNING q.*), '
-        'a AS ('
-        '  INSERT INTO pgmq.%2$I (msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers) '
-        '  SELECT msg_id, read_ct, enqueued_at, last_read_at, vt, message, '
-        '         headers || ''{"x-pgtq-status": "completed"}'' FROM d '
-        '  RETURNING msg_id, headers->>''x-pgmq-group'' AS group_key) '
-        'SELECT coalesce(array_agg(msg_id ORDER BY msg_id), ''{}''), '
-        '       array_agg(group_key ORDER BY group_key, msg_id) FILTER (WHERE group_key IS NOT NULL), '
-        '       array_agg(msg_id ORDER BY group_key, msg_id) FILTER (WHERE group_key IS NOT NULL) '
-        'FROM a', v.q_table, v.a_table)
+    -- (pgtq._q_<name>_complete, see 215_queue_statements.sql.)
+    EXECUTE format('SELECT * FROM pgtq.%I($1, $2)', pgtq._statement(v.q_table, 'complete'))
     INTO v_ids, v_group_keys, v_group_ids
     USING msg_ids, attempts;
 

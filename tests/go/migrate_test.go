@@ -196,8 +196,15 @@ func TestMigrateReappliesChangedFunctions(t *testing.T) {
 	pool, _ := emptyPool(t)
 	require.NoError(t, migrate.Up(ctx, pool))
 
+	// A queue whose statement functions an older binary generated: one of them is stale (here: broken).
+	_, err := pool.Exec(ctx, `SELECT pgtq.create_queue('mq')`)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `CREATE OR REPLACE FUNCTION pgtq._q_mq_complete(msg_ids bigint[], attempts integer[],
+		OUT done_ids bigint[], OUT group_keys text[], OUT group_ids bigint[])
+		LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'stale statement function'; END $$`)
+	require.NoError(t, err)
 	// A database migrated by another binary holds another hash (and other bodies).
-	_, err := pool.Exec(ctx, "UPDATE pgtq.schema_functions SET hash = 'other-binary'")
+	_, err = pool.Exec(ctx, "UPDATE pgtq.schema_functions SET hash = 'other-binary'")
 	require.NoError(t, err)
 	m, err := migrate.New(pool, nil)
 	require.NoError(t, err)
@@ -212,6 +219,16 @@ func TestMigrateReappliesChangedFunctions(t *testing.T) {
 	hash, err := migrate.RecordedFunctionsHash(ctx, pool)
 	require.NoError(t, err)
 	require.Equal(t, pgtqsql.FunctionsHash(), hash)
+
+	// The migration re-generated the queue's statement functions from the current code.
+	_, err = pool.Exec(ctx, `SELECT pgtq.enqueue('mq', '{}')`)
+	require.NoError(t, err)
+	var id int64
+	var attempt int32
+	require.NoError(t, pool.QueryRow(ctx, `SELECT msg_id, attempt FROM pgtq.read('mq', 1, 30)`).Scan(&id, &attempt))
+	var completed bool
+	require.NoError(t, pool.QueryRow(ctx, `SELECT pgtq.complete('mq', $1::bigint, $2::integer)`, id, attempt).Scan(&completed))
+	require.True(t, completed)
 }
 
 // buildMigrateCLI compiles cmd/pgtq-migrate once per test binary.
