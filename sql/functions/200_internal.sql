@@ -326,19 +326,23 @@ BEGIN
     END IF;
 
     -- Looks empty. Lock the rows against inserters (SKIP LOCKED: an inserter in flight means "not empty"),
-    -- then re-check in a new statement (fresh snapshot, see the race notes above pgtq._after_insert).
+    -- then re-check in a new statement (fresh snapshot, see the race notes above pgtq._after_insert). Only
+    -- idle groups go: a group without tasks is busy only if its task was deleted behind pgtq's back, and
+    -- then a read heals it. (The idle check is outside the locking query so that the planner probes the
+    -- given keys instead of walking the queue's idle groups through groups_idle_idx; the lock we hold keeps
+    -- the group idle until we commit.)
     SELECT array_agg(s.group_key) INTO v_locked FROM (
-        SELECT g.group_key FROM pgtq.groups g
-        WHERE g.queue_name = _groups_done.queue_name AND g.group_key = ANY (v_empty) AND g.busy_msg_id IS NULL
+        SELECT g.group_key, g.busy_msg_id FROM pgtq.groups g
+        WHERE g.queue_name = _groups_done.queue_name AND g.group_key = ANY (v_empty)
         ORDER BY g.group_key
         FOR UPDATE SKIP LOCKED
-    ) s;
+    ) s
+    WHERE s.busy_msg_id IS NULL;
     IF v_locked IS NULL THEN
         RETURN;
     END IF;
-    EXECUTE format(
-        'DELETE FROM pgtq.groups g WHERE g.queue_name = $1 AND g.group_key = ANY ($2) AND g.busy_msg_id IS NULL '
-        'AND NOT EXISTS (SELECT 1 FROM pgmq.%I m WHERE (m.headers->>''x-pgmq-group'') = g.group_key)', q_table)
+    -- (pgtq._q_<name>_drop_empty: deletes those of v_locked that still have no task.)
+    EXECUTE format('SELECT pgtq.%I($1, $2)', pgtq._statement(q_table, 'drop_empty'))
     USING queue_name, v_locked;
 END;
 $$;

@@ -25,6 +25,7 @@
 --     in_flight(as_of) bigint                                   processing tasks with a live lease
 --     complete(msg_ids, attempts) -> (done_ids, group_keys, group_ids)   archives completed tasks
 --     heads(group_keys, msg_ids) -> (keys, ids, heads)          each group's oldest remaining task
+--     drop_empty(queue, keys) void                               deletes the (locked) group rows without tasks
 --   What each statement does and why is explained at its caller (pgtq.read, pgtq.complete, pgtq._groups_done).
 --
 -- pgtq._drop_queue_statements(queue_name text) RETURNS void
@@ -50,7 +51,8 @@ BEGIN
         SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
         WHERE p.pronamespace = 'pgtq'::regnamespace
           AND p.proname = ANY (ARRAY(SELECT pgtq._statement(v_q, s) FROM unnest(ARRAY[
-              'claim', 'claim_ids', 'lock_ids', 'candidates', 'lifo_heads', 'in_flight', 'complete', 'heads']) s))
+              'claim', 'claim_ids', 'lock_ids', 'candidates', 'lifo_heads', 'in_flight', 'complete', 'heads',
+              'drop_empty']) s))
     LOOP
         EXECUTE format('DROP FUNCTION %s', v_fn);
     END LOOP;
@@ -328,12 +330,28 @@ BEGIN
         $body$
         $fn$, pgtq._statement(v_q, 'heads'), v_q);
 
+    EXECUTE format($fn$
+        CREATE FUNCTION pgtq.%1$I(queue text, keys text[])
+        RETURNS void
+        LANGUAGE plpgsql
+        SET plan_cache_mode = force_generic_plan
+        SET search_path = pg_catalog, pg_temp
+        AS $body$
+        BEGIN
+            DELETE FROM pgtq.groups g
+            WHERE g.queue_name = queue AND g.group_key = ANY (keys)
+              AND NOT EXISTS (SELECT 1 FROM pgmq.%2$I m WHERE (m.headers->>'x-pgmq-group') = g.group_key);
+        END;
+        $body$
+        $fn$, pgtq._statement(v_q, 'drop_empty'), v_q);
+
     -- Like every pgtq._* helper: executable only through the SECURITY DEFINER functions.
     EXECUTE (
         SELECT string_agg(format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', p.oid::regprocedure), '; ')
         FROM pg_catalog.pg_proc p
         WHERE p.pronamespace = 'pgtq'::regnamespace
           AND p.proname = ANY (ARRAY(SELECT pgtq._statement(v_q, s) FROM unnest(ARRAY[
-              'claim', 'claim_ids', 'lock_ids', 'candidates', 'lifo_heads', 'in_flight', 'complete', 'heads']) s)));
+              'claim', 'claim_ids', 'lock_ids', 'candidates', 'lifo_heads', 'in_flight', 'complete', 'heads',
+              'drop_empty']) s)));
 END;
 $$;
