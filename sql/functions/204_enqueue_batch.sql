@@ -24,7 +24,7 @@ DECLARE
     v_n integer := cardinality(payloads);
     v_bad integer;
     v_bad_payload jsonb;
-    v_headers jsonb[];
+    v_bad_headers jsonb;
 BEGIN
     IF v_n IS NULL OR v_n = 0 THEN
         RAISE EXCEPTION USING
@@ -65,24 +65,22 @@ BEGIN
     -- The INSERT takes the table lock before its trigger locks group rows: no up-front lock (see pgtq._queue).
     SELECT * INTO v FROM pgtq._queue('pgtq.enqueue_batch', queue_name, for_write => false);
 
-    -- Validate and build every header object before inserting anything. (unnest, not subscripts: finding
-    -- element i of a text[]/jsonb[] walks the array, which made large batches quadratic.)
-    SELECT array_agg(
-               pgtq._task_headers(
-                   'pgtq.enqueue_batch',
-                   u.h,
-                   coalesce(u.g, CASE WHEN jsonb_typeof(u.h->'x-pgmq-group') = 'string' THEN u.h->>'x-pgmq-group' END),
-                   NULL)
-               ORDER BY u.i)
-    INTO v_headers
-    FROM unnest(payloads, group_keys, headers) WITH ORDINALITY AS u (p, g, h, i);
+    -- Validate every caller header object before inserting anything: the first bad one raises what
+    -- pgtq._task_headers raises for it. Only when headers were given: the common batch has none.
+    IF headers IS NOT NULL THEN
+        SELECT u.h INTO v_bad_headers FROM unnest(headers) WITH ORDINALITY AS u (h, i)
+        WHERE u.h IS NOT NULL
+          AND (jsonb_typeof(u.h) <> 'object'
+               OR EXISTS (SELECT 1 FROM jsonb_object_keys(u.h) AS k WHERE k LIKE 'x-pgtq-%'))
+        ORDER BY u.i LIMIT 1;
+        IF FOUND THEN
+            PERFORM pgtq._task_headers('pgtq.enqueue_batch', v_bad_headers, NULL, NULL);
+        END IF;
+    END IF;
 
-    RETURN QUERY EXECUTE format(
-        -- Identities are drawn in ORDER BY i order, so sorting by msg_id returns them in payload order.
-        'WITH ins AS (INSERT INTO pgmq.%I (vt, message, headers) '
-        'SELECT clock_timestamp() + make_interval(secs => $1), p, h '
-        'FROM unnest($2, $3) WITH ORDINALITY AS u (p, h, i) ORDER BY i '
-        'RETURNING msg_id) SELECT msg_id FROM ins ORDER BY msg_id', v.q_table)
-    USING delay, payloads, v_headers;
+    -- One INSERT builds the headers as pgtq._task_headers does (pgtq._q_<name>_enqueue, see
+    -- 215_queue_statements.sql): set-based, without a function call per task.
+    RETURN QUERY EXECUTE format('SELECT * FROM pgtq.%I($1, $2, $3, $4)', pgtq._statement(v.q_table, 'enqueue'))
+    USING delay, payloads, group_keys, headers;
 END;
 $$;

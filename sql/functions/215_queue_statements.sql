@@ -25,8 +25,13 @@
 --     in_flight(as_of) bigint                                   processing tasks with a live lease
 --     complete(msg_ids, attempts) -> (done_ids, group_keys, group_ids)   archives completed tasks
 --     heads(group_keys, msg_ids) -> (keys, ids, heads)          each group's oldest remaining task
---     drop_empty(queue, keys) void                               deletes the (locked) group rows without tasks
---   What each statement does and why is explained at its caller (pgtq.read, pgtq.complete, pgtq._groups_done).
+--     drop_empty(queue, keys) void                              deletes the (locked) group rows without tasks
+--     enqueue(delay, payloads, group_keys, headers) SETOF bigint  pgtq.enqueue_batch's insert
+--   What each statement does and why is explained at its caller (pgtq.read, pgtq.complete, pgtq._groups_done,
+--   pgtq.enqueue_batch).
+--
+-- pgtq._queue_statements(queue_name text) RETURNS SETOF regprocedure
+--   The queue's statement functions that exist (the list of names lives here only).
 --
 -- pgtq._drop_queue_statements(queue_name text) RETURNS void
 --   Drops them (pgtq.drop_queue).
@@ -39,21 +44,27 @@ AS $$
     SELECT '_' || q_table || '_' || stmt;
 $$;
 
+CREATE OR REPLACE FUNCTION pgtq._queue_statements(queue_name text)
+RETURNS SETOF regprocedure
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+    WHERE p.pronamespace = 'pgtq'::regnamespace
+      AND p.proname = ANY (ARRAY(
+          SELECT pgtq._statement('q_' || lower(queue_name), s) FROM unnest(ARRAY[
+              'claim', 'claim_ids', 'lock_ids', 'candidates', 'lifo_heads', 'in_flight', 'complete', 'heads',
+              'drop_empty', 'enqueue']) AS s));
+$$;
+
 CREATE OR REPLACE FUNCTION pgtq._drop_queue_statements(queue_name text)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_q text := 'q_' || lower(queue_name);
     v_fn regprocedure;
 BEGIN
-    FOR v_fn IN
-        SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
-        WHERE p.pronamespace = 'pgtq'::regnamespace
-          AND p.proname = ANY (ARRAY(SELECT pgtq._statement(v_q, s) FROM unnest(ARRAY[
-              'claim', 'claim_ids', 'lock_ids', 'candidates', 'lifo_heads', 'in_flight', 'complete', 'heads',
-              'drop_empty']) s))
-    LOOP
+    FOR v_fn IN SELECT * FROM pgtq._queue_statements(queue_name) LOOP
         EXECUTE format('DROP FUNCTION %s', v_fn);
     END LOOP;
 END;
@@ -330,6 +341,37 @@ BEGIN
         $body$
         $fn$, pgtq._statement(v_q, 'heads'), v_q);
 
+    -- Identities are drawn in ORDER BY i order, so sorting by msg_id returns them in payload order. The
+    -- headers are pgtq._task_headers' (the caller's, validated by pgtq.enqueue_batch, plus task id, status
+    -- and group), built here without a function call per task.
+    EXECUTE format($fn$
+        CREATE FUNCTION pgtq.%1$I(delay integer, payloads jsonb[], group_keys text[], headers jsonb[])
+        RETURNS SETOF bigint
+        LANGUAGE plpgsql
+        SET plan_cache_mode = force_generic_plan
+        SET search_path = pg_catalog, pg_temp
+        AS $body$
+        BEGIN
+            RETURN QUERY
+            WITH ins AS (
+                INSERT INTO pgmq.%2$I (vt, message, headers)
+                SELECT clock_timestamp() + make_interval(secs => delay), u.p,
+                       coalesce(u.h, '{}'::jsonb)
+                       || jsonb_build_object('x-pgtq-task-id', gen_random_uuid()::text, 'x-pgtq-status', 'queued')
+                       || CASE WHEN x.g IS NOT NULL THEN jsonb_build_object('x-pgmq-group', x.g) ELSE '{}'::jsonb END
+                FROM unnest(payloads, group_keys, headers) WITH ORDINALITY AS u (p, g, h, i)
+                CROSS JOIN LATERAL (
+                    SELECT coalesce(u.g, CASE WHEN jsonb_typeof(u.h->'x-pgmq-group') = 'string'
+                                              THEN u.h->>'x-pgmq-group' END) AS g
+                ) x
+                ORDER BY u.i
+                RETURNING msg_id
+            )
+            SELECT ins.msg_id FROM ins ORDER BY 1;
+        END;
+        $body$
+        $fn$, pgtq._statement(v_q, 'enqueue'), v_q);
+
     EXECUTE format($fn$
         CREATE FUNCTION pgtq.%1$I(queue text, keys text[])
         RETURNS void
@@ -347,11 +389,7 @@ BEGIN
 
     -- Like every pgtq._* helper: executable only through the SECURITY DEFINER functions.
     EXECUTE (
-        SELECT string_agg(format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', p.oid::regprocedure), '; ')
-        FROM pg_catalog.pg_proc p
-        WHERE p.pronamespace = 'pgtq'::regnamespace
-          AND p.proname = ANY (ARRAY(SELECT pgtq._statement(v_q, s) FROM unnest(ARRAY[
-              'claim', 'claim_ids', 'lock_ids', 'candidates', 'lifo_heads', 'in_flight', 'complete', 'heads',
-              'drop_empty']) s)));
+        SELECT string_agg(format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f), '; ')
+        FROM pgtq._queue_statements(queue_name) AS f);
 END;
 $$;

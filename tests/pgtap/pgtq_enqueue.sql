@@ -2,7 +2,7 @@
 -- group rows, seed-style queues (plain pgmq.create) registered lazily.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(58);
+SELECT plan(61);
 
 -- create_queue
 SELECT lives_ok($$SELECT pgtq.create_queue('eq')$$, 'create_queue creates a queue with a DLQ');
@@ -93,7 +93,16 @@ SELECT throws_ok($$SELECT pgtq.enqueue_batch('eqnodlq', ARRAY['{}', '{}']::jsonb
     'group_keys length mismatch: PQ003');
 SELECT throws_ok($$SELECT pgtq.enqueue_batch('eqnodlq', ARRAY['{}']::jsonb[], headers => ARRAY['{"x-pgtq-task-id":"1"}']::jsonb[])$$,
     'PQ003', NULL, 'reserved header in a batch: PQ003');
+SELECT throws_ok($$SELECT pgtq.enqueue_batch('eqnodlq', ARRAY['{}', '{}']::jsonb[],
+                     headers => ARRAY['{"ok":1}', '{"x-pgtq-status":"done"}']::jsonb[])$$,
+    'PQ003', 'pgtq.enqueue_batch: header ''x-pgtq-status'' is reserved for pgtq', 'the first bad header object is named');
+SELECT throws_ok($$SELECT pgtq.enqueue_batch('eqnodlq', ARRAY['{}', '{}']::jsonb[], headers => ARRAY[NULL, '[1]']::jsonb[])$$,
+    'PQ003', 'pgtq.enqueue_batch: headers must be a JSON object, got [1]', 'a header element that is no object: PQ003');
 SELECT is((SELECT count(*) FROM pgmq.q_eqnodlq), 3::bigint, 'failed batches inserted nothing');
+CREATE TEMP TABLE hb AS SELECT * FROM pgtq.enqueue_batch('eqnodlq', ARRAY['{}', '{}']::jsonb[], ARRAY['k', NULL],
+                                  0, ARRAY['{"x-pgmq-group":"h1"}', '{"x-pgmq-group":"h2"}']::jsonb[]) AS id;
+SELECT results_eq($$SELECT q.headers->>'x-pgmq-group' FROM pgmq.q_eqnodlq q JOIN hb ON hb.id = q.msg_id ORDER BY q.msg_id$$,
+    $$VALUES ('k'), ('h2')$$, 'a group key wins over an x-pgmq-group header, which applies without one');
 
 -- seed-style queue: plain pgmq.create + pgmq.send before pgtq ever saw it
 SELECT pgmq.create('seedq');

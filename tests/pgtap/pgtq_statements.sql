@@ -13,7 +13,7 @@ $$;
 SELECT pgtq.create_queue('st');
 SELECT results_eq($$SELECT * FROM pg_temp.statements('st')$$,
     $$VALUES ('_q_st_candidates'), ('_q_st_claim'), ('_q_st_claim_ids'), ('_q_st_complete'), ('_q_st_drop_empty'),
-             ('_q_st_heads'), ('_q_st_in_flight'), ('_q_st_lifo_heads'), ('_q_st_lock_ids')$$,
+             ('_q_st_enqueue'), ('_q_st_heads'), ('_q_st_in_flight'), ('_q_st_lifo_heads'), ('_q_st_lock_ids')$$,
     'create_queue writes the queue''s statement functions');
 SELECT is((SELECT count(*) FROM pg_proc p
            WHERE p.pronamespace = 'pgtq'::regnamespace AND p.proname LIKE '\_q\_st\_%'
