@@ -12,10 +12,11 @@
 // Throughput: a slot is free as soon as its handler returns. Successful tasks go to a completer that
 // commits them in batches (the array form of pgtq.complete, every few ms) on its own pool connection,
 // while the claim loop reads up to the free slots in one pgtq.read, waiting a moment (claimLinger) for
-// half of the slots to free up while others still run. Up to claimsInFlightMax reads run at once, so the
-// slots freed during one read's round trip and commit are claimed by the next instead of waiting for it
-// (SKIP LOCKED keeps the reads apart; strict groups and queue limits are enforced by the database). The next due time of delayed work is looked up
-// after a short read, at most every dueRefresh, instead of after every short read.
+// half of the slots to free up while others still run. Up to claimsInFlightMax reads run at once (one per
+// grouped queue), so the slots freed during one read's round trip and commit are claimed by the next instead
+// of waiting for it (SKIP LOCKED keeps the reads apart; strict groups and queue limits are enforced by the
+// database). The next due time of delayed work is looked up after a short read, at most every dueRefresh,
+// instead of after every short read.
 package worker
 
 import (
