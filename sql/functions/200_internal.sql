@@ -328,13 +328,15 @@ BEGIN
     -- Looks empty. Lock the rows against inserters (SKIP LOCKED: an inserter in flight means "not empty"),
     -- then re-check in a new statement (fresh snapshot, see the race notes above pgtq._after_insert). Only
     -- idle groups go: a group without tasks is busy only if its task was deleted behind pgtq's back, and
-    -- then a read heals it. (The idle check is outside the locking query so that the planner probes the
-    -- given keys instead of walking the queue's idle groups through groups_idle_idx; the lock we hold keeps
-    -- the group idle until we commit.)
+    -- then a read heals it. The idle check stays outside the locking query (OFFSET 0 keeps the planner from
+    -- pushing it in): inside, it let the planner walk all of the queue's idle groups through groups_idle_idx
+    -- instead of probing the given keys whenever its statistics were stale (110 ms per call at 100k groups);
+    -- the lock we hold keeps the group idle until we commit. No ORDER BY: SKIP LOCKED never waits, so the
+    -- locking order cannot deadlock.
     SELECT array_agg(s.group_key) INTO v_locked FROM (
         SELECT g.group_key, g.busy_msg_id FROM pgtq.groups g
         WHERE g.queue_name = _groups_done.queue_name AND g.group_key = ANY (v_empty)
-        ORDER BY g.group_key
+        OFFSET 0
         FOR UPDATE SKIP LOCKED
     ) s
     WHERE s.busy_msg_id IS NULL;
