@@ -80,7 +80,6 @@ DECLARE
     v_claim text;
     v_claim_ids text;
     v_cand text;
-    v_def text;
 BEGIN
     PERFORM pgtq._drop_queue_statements(queue_name);
 
@@ -111,7 +110,7 @@ BEGIN
         SELECT c.msg_id, c.read_ct, NULL, NULL, NULL, NULL, NULL, NULL FROM c WHERE c.read_ct >= max_attempts
         ORDER BY 1 %1$s
         $stmt$, '%1$s', v_q);
-    v_def := format($fn$
+    EXECUTE format($fn$
         CREATE FUNCTION pgtq.%1$I(qty integer, lease_seconds integer, max_attempts integer,
                                   concurrency_limit integer, lifo boolean, as_of timestamptz)
         RETURNS SETOF pgtq.task
@@ -128,7 +127,6 @@ BEGIN
         END;
         $body$
         $fn$, pgtq._statement(v_q, 'claim'), format(v_claim, 'DESC'), format(v_claim, 'ASC'));
-    EXECUTE v_def;
 
     v_claim_ids := format($stmt$
         WITH u AS (
