@@ -77,11 +77,42 @@ AS $$
 DECLARE
     v_q text := 'q_' || lower(queue_name);
     v_a text := 'a_' || lower(queue_name);
+    v_update text;
+    v_returning text;
+    v_directed text;
     v_claim text;
-    v_claim_ids text;
     v_cand text;
 BEGIN
     PERFORM pgtq._drop_queue_statements(queue_name);
+
+    -- The claim itself, shared by the plain and the grouped read: the lease, the attempt, the status.
+    v_update := format($stmt$
+            UPDATE pgmq.%I q SET vt = clock_timestamp() + make_interval(secs => lease_seconds),
+                read_ct = q.read_ct + 1, last_read_at = clock_timestamp(),
+                headers = coalesce(q.headers, '{}') || jsonb_build_object('x-pgtq-status', 'processing',
+                    'x-pgtq-task-id', coalesce(q.headers->>'x-pgtq-task-id', gen_random_uuid()::text))
+        $stmt$, v_q);
+    v_returning := $stmt$
+            RETURNING q.msg_id, q.read_ct, q.headers->>'x-pgtq-task-id' AS task_id,
+                      q.headers->>'x-pgmq-group' AS group_key, q.enqueued_at, q.vt, q.message, q.headers
+        $stmt$;
+    -- A function returning tasks, with a FIFO and a LIFO form of its statement (%3$s, %4$s).
+    v_directed := $fn$
+        CREATE FUNCTION pgtq.%1$I(%2$s)
+        RETURNS SETOF pgtq.task
+        LANGUAGE plpgsql
+        SET plan_cache_mode = force_generic_plan
+        SET search_path = pg_catalog, pg_temp
+        AS $body$
+        BEGIN
+            IF lifo THEN
+                RETURN QUERY %3$s;
+            ELSE
+                RETURN QUERY %4$s;
+            END IF;
+        END;
+        $body$
+        $fn$;
 
     -- The plain claim, %1$s = direction (see pgtq.read). as_of is the caller's clock_timestamp(): a parameter
     -- makes vt an index condition of the limit's count (clock_timestamp() in a WHERE clause is not). The
@@ -97,66 +128,32 @@ BEGIN
                              AND (b.headers->>'x-pgtq-status') = 'processing' AND b.vt > as_of))) END
             FOR UPDATE SKIP LOCKED
         ), u AS (
-            UPDATE pgmq.%2$I q SET vt = clock_timestamp() + make_interval(secs => lease_seconds),
-                read_ct = q.read_ct + 1, last_read_at = clock_timestamp(),
-                headers = coalesce(q.headers, '{}') || jsonb_build_object('x-pgtq-status', 'processing',
-                    'x-pgtq-task-id', coalesce(q.headers->>'x-pgtq-task-id', gen_random_uuid()::text))
+            %3$s
             WHERE q.msg_id = ANY (ARRAY(SELECT c.msg_id FROM c WHERE max_attempts IS NULL OR c.read_ct < max_attempts))
-            RETURNING q.msg_id, q.read_ct, q.headers->>'x-pgtq-task-id' AS task_id,
-                      q.headers->>'x-pgmq-group' AS group_key, q.enqueued_at, q.vt, q.message, q.headers
+            %4$s
         )
         SELECT u.msg_id, u.read_ct, u.task_id, u.group_key, u.enqueued_at, u.vt, u.message, u.headers FROM u
         UNION ALL
         SELECT c.msg_id, c.read_ct, NULL, NULL, NULL, NULL, NULL, NULL FROM c WHERE c.read_ct >= max_attempts
         ORDER BY 1 %1$s
-        $stmt$, '%1$s', v_q);
-    EXECUTE format($fn$
-        CREATE FUNCTION pgtq.%1$I(qty integer, lease_seconds integer, max_attempts integer,
-                                  concurrency_limit integer, lifo boolean, as_of timestamptz)
-        RETURNS SETOF pgtq.task
-        LANGUAGE plpgsql
-        SET plan_cache_mode = force_generic_plan
-        SET search_path = pg_catalog, pg_temp
-        AS $body$
-        BEGIN
-            IF lifo THEN
-                RETURN QUERY %2$s;
-            ELSE
-                RETURN QUERY %3$s;
-            END IF;
-        END;
-        $body$
-        $fn$, pgtq._statement(v_q, 'claim'), format(v_claim, 'DESC'), format(v_claim, 'ASC'));
+        $stmt$, '%1$s', v_q, v_update, v_returning);
+    EXECUTE format(v_directed, pgtq._statement(v_q, 'claim'),
+                   'qty integer, lease_seconds integer, max_attempts integer, concurrency_limit integer, '
+                   'lifo boolean, as_of timestamptz',
+                   format(v_claim, 'DESC'), format(v_claim, 'ASC'));
 
-    v_claim_ids := format($stmt$
+    -- The grouped read's claim of the tasks it locked.
+    v_claim := format($stmt$
         WITH u AS (
-            UPDATE pgmq.%2$I q SET vt = clock_timestamp() + make_interval(secs => lease_seconds),
-                read_ct = q.read_ct + 1, last_read_at = clock_timestamp(),
-                headers = coalesce(q.headers, '{}') || jsonb_build_object('x-pgtq-status', 'processing',
-                    'x-pgtq-task-id', coalesce(q.headers->>'x-pgtq-task-id', gen_random_uuid()::text))
+            %2$s
             WHERE q.msg_id = ANY (ids)
-            RETURNING q.msg_id, q.read_ct, q.headers->>'x-pgtq-task-id' AS task_id,
-                      q.headers->>'x-pgmq-group' AS group_key, q.enqueued_at, q.vt, q.message, q.headers
+            %3$s
         )
         SELECT u.msg_id, u.read_ct, u.task_id, u.group_key, u.enqueued_at, u.vt, u.message, u.headers FROM u
         ORDER BY 1 %1$s
-        $stmt$, '%1$s', v_q);
-    EXECUTE format($fn$
-        CREATE FUNCTION pgtq.%1$I(ids bigint[], lease_seconds integer, lifo boolean)
-        RETURNS SETOF pgtq.task
-        LANGUAGE plpgsql
-        SET plan_cache_mode = force_generic_plan
-        SET search_path = pg_catalog, pg_temp
-        AS $body$
-        BEGIN
-            IF lifo THEN
-                RETURN QUERY %2$s;
-            ELSE
-                RETURN QUERY %3$s;
-            END IF;
-        END;
-        $body$
-        $fn$, pgtq._statement(v_q, 'claim_ids'), format(v_claim_ids, 'DESC'), format(v_claim_ids, 'ASC'));
+        $stmt$, '%1$s', v_update, v_returning);
+    EXECUTE format(v_directed, pgtq._statement(v_q, 'claim_ids'), 'ids bigint[], lease_seconds integer, lifo boolean',
+                   format(v_claim, 'DESC'), format(v_claim, 'ASC'));
 
     EXECUTE format($fn$
         CREATE FUNCTION pgtq.%1$I(ids bigint[], need integer, OUT locked_ids bigint[], OUT read_cts integer[])
