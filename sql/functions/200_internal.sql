@@ -40,6 +40,9 @@
 --   Headers of a new task: caller headers (must be an object without x-pgtq-* keys, else PQ003) plus
 --   x-pgtq-task-id, x-pgtq-status 'queued', x-pgmq-group and x-pgtq-dedupe-key.
 --
+-- pgtq._new_task_headers(headers jsonb, group_key text, dedupe_key text) RETURNS jsonb
+--   The same without the checks (for headers already validated).
+--
 -- pgtq._insert_task(q_table text, payload jsonb, headers jsonb, delay integer) RETURNS bigint
 --   Inserts one task; with an x-pgtq-dedupe-key header already held by a task in the queue it inserts nothing
 --   and returns that task's msg_id (race-free through the unique index).
@@ -393,11 +396,20 @@ BEGIN
             ERRCODE = 'PQ003',
             MESSAGE = format('%s: dedupe_key must not be empty', fn);
     END IF;
-    RETURN coalesce(headers, '{}'::jsonb)
+    RETURN pgtq._new_task_headers(headers, group_key, dedupe_key);
+END;
+$$;
+
+-- A plain SQL expression, so that a set-based INSERT (pgtq.enqueue_batch's) inlines it instead of calling it
+-- per row.
+CREATE OR REPLACE FUNCTION pgtq._new_task_headers(headers jsonb, group_key text, dedupe_key text)
+RETURNS jsonb
+LANGUAGE sql
+AS $$
+    SELECT coalesce(headers, '{}'::jsonb)
         || jsonb_build_object('x-pgtq-task-id', gen_random_uuid()::text, 'x-pgtq-status', 'queued')
         || CASE WHEN group_key IS NOT NULL THEN jsonb_build_object('x-pgmq-group', group_key) ELSE '{}' END
         || CASE WHEN dedupe_key IS NOT NULL THEN jsonb_build_object('x-pgtq-dedupe-key', dedupe_key) ELSE '{}' END;
-END;
 $$;
 
 CREATE OR REPLACE FUNCTION pgtq._insert_task(q_table text, payload jsonb, headers jsonb, delay integer)

@@ -78,8 +78,7 @@ BEGIN
         END IF;
     END IF;
 
-    -- One INSERT builds the headers as pgtq._task_headers does (pgtq._q_<name>_enqueue, see
-    -- 215_queue_statements.sql): set-based, without a function call per task.
+    -- One INSERT builds the headers (pgtq._q_<name>_enqueue, see 215_queue_statements.sql).
     RETURN QUERY EXECUTE format('SELECT * FROM pgtq.%I($1, $2, $3, $4)', pgtq._statement(v.q_table, 'enqueue'))
     USING delay, payloads, group_keys, headers;
 END;

@@ -337,8 +337,8 @@ BEGIN
         $fn$, pgtq._statement(v_q, 'heads'), v_q);
 
     -- Identities are drawn in ORDER BY i order, so sorting by msg_id returns them in payload order. The
-    -- headers are pgtq._task_headers' (the caller's, validated by pgtq.enqueue_batch, plus task id, status
-    -- and group), built here without a function call per task.
+    -- caller's headers were validated by pgtq.enqueue_batch; pgtq._new_task_headers is inlined, not called
+    -- per task.
     EXECUTE format($fn$
         CREATE FUNCTION pgtq.%1$I(delay integer, payloads jsonb[], group_keys text[], headers jsonb[])
         RETURNS SETOF bigint
@@ -350,10 +350,7 @@ BEGIN
             RETURN QUERY
             WITH ins AS (
                 INSERT INTO pgmq.%2$I (vt, message, headers)
-                SELECT clock_timestamp() + make_interval(secs => delay), u.p,
-                       coalesce(u.h, '{}'::jsonb)
-                       || jsonb_build_object('x-pgtq-task-id', gen_random_uuid()::text, 'x-pgtq-status', 'queued')
-                       || CASE WHEN x.g IS NOT NULL THEN jsonb_build_object('x-pgmq-group', x.g) ELSE '{}'::jsonb END
+                SELECT clock_timestamp() + make_interval(secs => delay), u.p, pgtq._new_task_headers(u.h, x.g, NULL)
                 FROM unnest(payloads, group_keys, headers) WITH ORDINALITY AS u (p, g, h, i)
                 CROSS JOIN LATERAL (
                     SELECT coalesce(u.g, CASE WHEN jsonb_typeof(u.h->'x-pgmq-group') = 'string'
