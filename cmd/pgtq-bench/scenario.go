@@ -399,24 +399,12 @@ func waitQueueEmpty(ctx context.Context, pool *pgxpool.Pool) error {
 // sc.Duration, with the workers running. Throughput counts tasks archived inside the measured window
 // (after a warm-up); latency is enqueue-to-start of tasks enqueued inside it.
 func (b *bench) runContinuous(ctx context.Context, r *runDB, sc scenario) (runResult, error) {
-	if err := b.createQueue(ctx, r.pool); err != nil {
-		return runResult{}, err
-	}
 	warm := min(sc.Duration/6, 5*time.Second)
-	r.measure(ctx)
-	t0 := time.Now()
-	o := b.childOpts(r, sc)
-	o.RecordAfter = t0.Add(warm).UnixNano()
-	ws, err := startWorkers(sc.Workers, o)
+	t0, ws, prod, done, err := b.startLive(ctx, r, sc, warm)
 	if err != nil {
 		return runResult{}, err
 	}
-	ppool, err := b.producerPool(ctx, r)
-	if err != nil {
-		return runResult{}, err
-	}
-	defer ppool.Close()
-	prod := b.prod(ppool)
+	defer done()
 	// Enough backlog for every slot four times over plus what the workers finish between two progress
 	// reports at 40k tasks/s: the worker never starves while the producers learn of its progress, and the
 	// enqueue-to-start latency stays a measure of the queue rather than of a deep backlog.
@@ -477,27 +465,39 @@ func (b *bench) runContinuous(ctx context.Context, r *runDB, sc scenario) (runRe
 	return res, nil
 }
 
-// runLatency enqueues single tasks at sc.Rate per second for sc.Duration against an idle worker and
-// reports enqueue-to-start latency (after a 1 s warm-up that lets the worker connect and listen).
-func (b *bench) runLatency(ctx context.Context, r *runDB, sc scenario) (runResult, error) {
+// startLive sets up a run whose producers enqueue while the workers run (continuous, latency): it creates
+// the queue, starts measuring, starts the workers (recording enqueue-to-start from t0+warm on) and connects
+// the producers. done closes the producers' pool; the caller stops the workers.
+func (b *bench) startLive(ctx context.Context, r *runDB, sc scenario, warm time.Duration) (
+	t0 time.Time, ws *workerSet, prod producer, done func(), err error) {
 	if err := b.createQueue(ctx, r.pool); err != nil {
-		return runResult{}, err
+		return t0, nil, nil, nil, err
 	}
 	r.measure(ctx)
-	t0 := time.Now()
-	warm := time.Second
+	t0 = time.Now()
 	o := b.childOpts(r, sc)
 	o.RecordAfter = t0.Add(warm).UnixNano()
-	ws, err := startWorkers(sc.Workers, o)
+	ws, err = startWorkers(sc.Workers, o)
 	if err != nil {
-		return runResult{}, err
+		return t0, nil, nil, nil, err
 	}
 	ppool, err := b.producerPool(ctx, r)
 	if err != nil {
+		ws.kill()
+		return t0, nil, nil, nil, err
+	}
+	return t0, ws, b.prod(ppool), ppool.Close, nil
+}
+
+// runLatency enqueues single tasks at sc.Rate per second for sc.Duration against an idle worker and
+// reports enqueue-to-start latency (after a 1 s warm-up that lets the worker connect and listen).
+func (b *bench) runLatency(ctx context.Context, r *runDB, sc scenario) (runResult, error) {
+	warm := time.Second
+	t0, ws, prod, done, err := b.startLive(ctx, r, sc, warm)
+	if err != nil {
 		return runResult{}, err
 	}
-	defer ppool.Close()
-	prod := b.prod(ppool)
+	defer done()
 	// Each tick's enqueue runs on its own goroutine (at most 32 at once, the pool's size): one commit with
 	// fsync can take longer than the 5 ms between ticks, and a slow enqueue must not lower the rate.
 	tick := time.NewTicker(time.Second / time.Duration(sc.Rate))
