@@ -44,6 +44,8 @@ BEGIN
     -- Without the lock, two first-time creators race on the catalog and one fails with a unique violation
     -- on pg_type instead of skipping.
     PERFORM pgmq.acquire_queue_lock(queue_name);
+    -- The queue-name rule (101_validate_queue_name.sql): byte limits, case and derived-name collisions.
+    PERFORM pgmq._check_new_queue_name(queue_name);
 
     EXECUTE format(
         $sql$

@@ -3,42 +3,63 @@
 -- schema-qualified.
 --
 -- pgtq._check_name(fn text, queue_name text) RETURNS void
---   Raises PQ002 (naming fn and the value) for a NULL, empty, too long (> 47 characters, pgmq's limit) name or
---   one with the characters pgmq refuses ($ ; -- ').
+--   Raises PQ002 (naming fn and the value) for a name that breaks the queue-name rule
+--   (pgmq._queue_name_problem in 101_validate_queue_name.sql: NULL, empty, over 47 bytes, $ ; -- ' or control
+--   characters).
 --
--- pgtq._queue(fn text, queue_name text, for_write boolean DEFAULT true) -> (queue, dlq_name, q_table, a_table, dlq_q_table, dlq_a_table)
+-- pgtq._queue(fn text, queue_name text, for_write boolean DEFAULT true, may_register boolean DEFAULT true)
+--   -> (queue, queue_id, dlq_name, q_table, a_table, dlq_q_table, dlq_a_table)
 --   Looks a task queue up. A pgmq queue without a pgtq.queues row (made with plain pgmq.create, the seed's
---   way) is registered on first use: DLQ = '<name>_dlq' when that pgmq queue exists. With for_write, takes
+--   way) is registered on first use (DLQ = '<name>_dlq' when that pgmq queue exists) unless may_register is
+--   false: producers' calls (enqueue, enqueue_batch) pass false, so a producer cannot make pgtq build
+--   indexes and a trigger on any pgmq queue; they get PQ001 for a queue that a worker read or an admin's
+--   create_queue has not registered yet. With for_write, takes
 --   ROW EXCLUSIVE on the queue table up front (see the comment there). Callers whose first statement on the
 --   queue table is itself the write that takes the row locks (its table lock is requested when the statement
 --   starts, before any row lock) and that take no other row locks before it pass false: the up-front LOCK
 --   TABLE is an EXECUTE of its own, ~70 us on every call of a hot path. Raises PQ002 (bad name),
 --   PQ001 (no such pgmq queue), PQ003 (the name is the dead-letter queue of another task queue).
 --
--- pgtq._setup(queue_name text) RETURNS void
---   Installs what pgtq needs on pgmq.q_<name>: indexes (group head probe, dedupe key, busy/limit, ungrouped
---   tasks), the queue's statement functions (215_queue_statements.sql), the AFTER INSERT trigger (group rows +
---   NOTIFY) and backfills group rows. Idempotent.
+-- pgtq._setup(queue_id bigint) RETURNS void
+--   Installs what pgtq needs on the queue's table pgmq.q_<name>: indexes (group head probe, dedupe key,
+--   busy/limit, ungrouped tasks), named after the queue id ('pgtq_<id>_<purpose>') and recorded in
+--   pgtq.queue_indexes, the queue's statement functions (215_queue_statements.sql), the AFTER INSERT trigger
+--   (group rows + NOTIFY) and backfills group rows. Idempotent: it looks objects up by their record (indexes,
+--   statements) or by their exact name on the queue's own table (the trigger), never by a name pattern.
 --
 -- pgtq._after_insert() trigger (statement level, transition table new_rows, TG_ARGV[0] = queue name)
 --   Makes sure a pgtq.groups row exists (and stays) for every group of the inserted rows, and sends NOTIFY on
 --   pgmq's channel "pgmq.q_<name>.INSERT" so idle workers wake up, also for plain pgmq.send.
 --
--- pgtq._groups_done(queue_name text, q_table text, group_keys text[], msg_ids bigint[]) RETURNS void
+-- pgtq._groups_done(queue_name text, queue_id bigint, group_keys text[], msg_ids bigint[]) RETURNS void
 --   Called after the tasks msg_ids[i] (of group group_keys[i]; NULL keys are skipped) left the queue or were
 --   released: frees each group that its task held (and refreshes its head_msg_id ordering hint), and deletes
 --   the group rows of groups left without tasks (race-free, see the comments above pgtq._after_insert).
 --   Set-based: a constant number of statements per call, whatever the number of tasks.
 --
--- pgtq._group_done(queue_name text, q_table text, group_key text, msg_id bigint) RETURNS void
+-- pgtq._group_done(queue_name text, queue_id bigint, group_key text, msg_id bigint) RETURNS void
 --   The same for one task (nothing for an ungrouped one).
 --
--- pgtq._append_error(headers jsonb, attempt integer, error text) RETURNS jsonb
---   headers with {attempt, error, at} appended to x-pgtq-errors (last 20 kept).
+-- pgtq._append_error(headers jsonb, attempt integer, error text, kind text) RETURNS jsonb
+--   headers with the error string appended to x-pgtq-errors (the seed's format: a list of strings, so that
+--   the seed's Python workers and ours share queues and DLQs; entries of the earlier object format are turned
+--   into their strings) and {attempt, error, at, kind} to x-pgtq-error-log (kind 'failure' or
+--   'lease_expired'); the last 20 of each are kept.
+--
+-- pgtq._lost_leases(headers jsonb) RETURNS integer
+--   x-pgtq-lost-leases: how many of the task's leases expired with no recorded outcome (0 when absent).
+--
+-- pgtq._lease_lost(headers jsonb, attempt integer) RETURNS jsonb
+--   headers of a task whose lease for attempt expired with no recorded outcome: x-pgtq-lost-leases + 1 and a
+--   'lease expired' entry of kind lease_expired.
 --
 -- pgtq._task_headers(fn text, headers jsonb, group_key text, dedupe_key text) RETURNS jsonb
 --   Headers of a new task: caller headers (must be an object without x-pgtq-* keys, else PQ003) plus
---   x-pgtq-task-id, x-pgtq-status 'queued', x-pgmq-group and x-pgtq-dedupe-key.
+--   x-pgtq-task-id, x-pgtq-status 'queued', x-pgmq-group and x-pgtq-dedupe-key. Group and dedupe keys are
+--   limited to 1024 bytes (pgtq._check_key; PQ003 naming the limit), well inside the index row limit.
+--
+-- pgtq._check_key(fn text, what text, key text) RETURNS void
+--   Raises PQ003 when key is longer than 1024 bytes.
 --
 -- pgtq._new_task_headers(headers jsonb, group_key text, dedupe_key text) RETURNS jsonb
 --   The same without the checks (for headers already validated).
@@ -69,21 +90,25 @@ RETURNS void
 LANGUAGE plpgsql
 IMMUTABLE
 AS $$
+DECLARE
+    v_problem text := pgmq._queue_name_problem(queue_name);
 BEGIN
-    IF queue_name IS NULL OR queue_name = '' THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'PQ002',
-            MESSAGE = format('%s: queue_name must not be NULL or empty, got %s', fn, coalesce(quote_literal(queue_name), 'NULL'));
+    IF v_problem IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'PQ002', MESSAGE = fn || ': ' || v_problem;
     END IF;
-    IF length(queue_name) > 47 THEN
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION pgtq._check_key(fn text, what text, key text)
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+AS $$
+BEGIN
+    IF octet_length(key) > 1024 THEN
         RAISE EXCEPTION USING
-            ERRCODE = 'PQ002',
-            MESSAGE = format('%s: queue name %L is too long, maximum length is 47 characters', fn, queue_name);
-    END IF;
-    IF queue_name ~ '\$|;|--|''' THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'PQ002',
-            MESSAGE = format('%s: queue name %L contains invalid characters: $, ;, --, or ''', fn, queue_name);
+            ERRCODE = 'PQ003',
+            MESSAGE = format('%s: %s is %s bytes long, the maximum is 1024 bytes', fn, what, octet_length(key));
     END IF;
 END;
 $$;
@@ -99,7 +124,9 @@ CREATE OR REPLACE FUNCTION pgtq._queue(
     fn text,
     queue_name text,
     for_write boolean DEFAULT true,
+    may_register boolean DEFAULT true,
     OUT queue text,
+    OUT queue_id bigint,
     OUT dlq_name text,
     OUT q_table text,
     OUT a_table text,
@@ -110,7 +137,7 @@ LANGUAGE plpgsql
 AS $$
 BEGIN
     -- Fast path: one primary-key lookup.
-    SELECT q.queue_name, q.dlq_name INTO queue, dlq_name
+    SELECT q.queue_name, q.queue_id, q.dlq_name INTO queue, queue_id, dlq_name
     FROM pgtq.queues q WHERE q.queue_name = _queue.queue_name;
 
     IF NOT FOUND THEN
@@ -128,6 +155,12 @@ BEGIN
                 ERRCODE = 'PQ003',
                 MESSAGE = format('%s: %L is a dead-letter queue, not a task queue', fn, _queue.queue_name);
         END IF;
+        IF NOT may_register THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'PQ001',
+                MESSAGE = format('%s: queue %L is a pgmq queue but not a registered task queue', fn, _queue.queue_name),
+                HINT = 'An admin registers it with pgtq.create_queue(); a worker''s first read also does.';
+        END IF;
         -- Serialise registration with create_queue/drop_queue of the same name (namespaced key).
         PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgtq.queue'),
                                                  pg_catalog.hashtext(_queue.queue_name));
@@ -139,15 +172,16 @@ BEGIN
             SELECT _queue.queue_name,
                    CASE WHEN EXISTS (SELECT 1 FROM pgmq.meta m WHERE m.queue_name = _queue.queue_name || '_dlq')
                              AND NOT EXISTS (SELECT 1 FROM pgtq.queues q WHERE q.queue_name = _queue.queue_name || '_dlq')
-                        THEN _queue.queue_name || '_dlq' END;
-            PERFORM pgtq._setup(_queue.queue_name);
+                        THEN _queue.queue_name || '_dlq' END
+            RETURNING q.queue_id INTO queue_id;
+            PERFORM pgtq._setup(queue_id);
         END IF;
-        SELECT q.queue_name, q.dlq_name INTO queue, dlq_name
+        SELECT q.queue_name, q.queue_id, q.dlq_name INTO queue, queue_id, dlq_name
         FROM pgtq.queues q WHERE q.queue_name = _queue.queue_name;
     END IF;
 
     -- What pgmq.format_table_name returns, without its per-call validation: every name in pgtq.queues passed
-    -- pgtq._check_name (same rules) when it was registered, and this runs on every call of every function.
+    -- the name rule when it was registered, and this runs on every call of every function.
     q_table := 'q_' || lower(queue);
     a_table := 'a_' || lower(queue);
     -- Take the table lock every caller's UPDATE/DELETE needs now, before any row lock: a lock requested later
@@ -164,66 +198,73 @@ BEGIN
 END;
 $$;
 
-CREATE OR REPLACE FUNCTION pgtq._setup(queue_name text)
+CREATE OR REPLACE FUNCTION pgtq._setup(queue_id bigint)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_q text := pgmq.format_table_name(queue_name, 'q');
+    v_queue text;
+    v_q text;
+    v_rel regclass;
+    v_ix record;
+    v_name text;
 BEGIN
-    -- Group head probe: the oldest/newest visible task of one group is an index range scan + LIMIT 1, so a
-    -- grouped read costs O(active groups) whatever the backlog. (->> IS NOT NULL rather than `headers ?`:
-    -- a JSON null group and NULL headers both mean "ungrouped".)
-    IF pg_catalog.to_regclass(format('pgmq.%I', v_q || '_tq_grp')) IS NULL THEN
-        EXECUTE format(
-            'CREATE INDEX %I ON pgmq.%I ((headers->>''x-pgmq-group''), msg_id) WHERE (headers->>''x-pgmq-group'') IS NOT NULL',
-            v_q || '_tq_grp', v_q);
-    END IF;
-    -- Ungrouped tasks, for grouped reads (each ungrouped task is its own group).
-    IF pg_catalog.to_regclass(format('pgmq.%I', v_q || '_tq_ung')) IS NULL THEN
-        EXECUTE format(
-            'CREATE INDEX %I ON pgmq.%I (msg_id) WHERE (headers->>''x-pgmq-group'') IS NULL',
-            v_q || '_tq_ung', v_q);
-    END IF;
-    -- Dedupe keys: unique among the tasks in the queue, enforced by the index (INSERT ... ON CONFLICT), so two
-    -- concurrent enqueues with one key cannot both insert.
-    IF pg_catalog.to_regclass(format('pgmq.%I', v_q || '_tq_dd')) IS NULL THEN
-        EXECUTE format(
-            'CREATE UNIQUE INDEX %I ON pgmq.%I ((headers->>''x-pgtq-dedupe-key'')) WHERE (headers->>''x-pgtq-dedupe-key'') IS NOT NULL',
-            v_q || '_tq_dd', v_q);
-    END IF;
-    -- Claimed and retrying tasks: the concurrency-limit count (processing with a live lease) and the redelivery
-    -- of due busy tasks cost O(in flight), not O(backlog).
-    IF pg_catalog.to_regclass(format('pgmq.%I', v_q || '_tq_busy')) IS NULL THEN
-        EXECUTE format(
-            'CREATE INDEX %I ON pgmq.%I (vt) WHERE (headers->>''x-pgtq-status'') IN (''processing'', ''retrying'')',
-            v_q || '_tq_busy', v_q);
-    END IF;
+    SELECT q.queue_name INTO STRICT v_queue FROM pgtq.queues q WHERE q.queue_id = _setup.queue_id;
+    v_q := pgmq.format_table_name(v_queue, 'q');
+    v_rel := format('pgmq.%I', v_q)::regclass;
 
-    -- The queue's statement functions (215_queue_statements.sql), unless there: migrations refresh them.
-    IF pg_catalog.to_regproc(format('pgtq.%I', pgtq._statement(v_q, 'heads'))) IS NULL THEN
-        PERFORM pgtq._install_queue_statements(queue_name);
+    -- Our indexes on the queue table, each created only when its record is missing or names an index that is
+    -- gone:
+    --   grp   group head probe: the oldest/newest visible task of one group is an index range scan + LIMIT 1,
+    --         so a grouped read costs O(active groups) whatever the backlog (->> IS NOT NULL rather than
+    --         `headers ?`: a JSON null group and NULL headers both mean "ungrouped");
+    --   ung   ungrouped tasks, for grouped reads (each ungrouped task is its own group);
+    --   dd    dedupe keys: unique among the tasks in the queue, enforced by the index (INSERT ... ON
+    --         CONFLICT), so two concurrent enqueues with one key cannot both insert;
+    --   busy  claimed and retrying tasks: the concurrency-limit count (processing with a live lease) and the
+    --         redelivery of due busy tasks cost O(in flight), not O(backlog).
+    FOR v_ix IN
+        SELECT * FROM (VALUES
+            ('grp', 'CREATE INDEX %I ON %s ((headers->>''x-pgmq-group''), msg_id) WHERE (headers->>''x-pgmq-group'') IS NOT NULL'),
+            ('ung', 'CREATE INDEX %I ON %s (msg_id) WHERE (headers->>''x-pgmq-group'') IS NULL'),
+            ('dd', 'CREATE UNIQUE INDEX %I ON %s ((headers->>''x-pgtq-dedupe-key'')) WHERE (headers->>''x-pgtq-dedupe-key'') IS NOT NULL'),
+            ('busy', 'CREATE INDEX %I ON %s (vt) WHERE (headers->>''x-pgtq-status'') IN (''processing'', ''retrying'')')
+        ) AS ix (purpose, ddl)
+    LOOP
+        CONTINUE WHEN EXISTS (
+            SELECT 1 FROM pgtq.queue_indexes i
+            JOIN pg_catalog.pg_index pi ON pi.indexrelid = i.idx AND pi.indrelid = v_rel
+            WHERE i.queue_id = _setup.queue_id AND i.purpose = v_ix.purpose);
+        v_name := 'pgtq_' || queue_id || '_' || v_ix.purpose;
+        EXECUTE format(v_ix.ddl, v_name, v_rel);
+        INSERT INTO pgtq.queue_indexes AS i (queue_id, purpose, idx)
+        VALUES (queue_id, v_ix.purpose, format('pgmq.%I', v_name)::regclass)
+        ON CONFLICT ON CONSTRAINT queue_indexes_pkey DO UPDATE SET idx = EXCLUDED.idx;
+    END LOOP;
+
+    -- The queue's statement functions (215_queue_statements.sql), unless recorded: migrations refresh them.
+    IF NOT EXISTS (SELECT 1 FROM pgtq.queue_statements s WHERE s.queue_id = _setup.queue_id) THEN
+        PERFORM pgtq._install_queue_statements(queue_id);
     END IF;
 
     -- Only when missing: DDL on a live queue table takes a lock that conflicts with readers' row updates, and
     -- create_queue is meant to be called again and again (at every application start).
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
-               WHERE t.tgrelid = pg_catalog.to_regclass(format('pgmq.%I', v_q)) AND t.tgname = 'pgtq_after_insert') THEN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = v_rel AND t.tgname = 'pgtq_after_insert') THEN
         RETURN;
     END IF;
 
     -- CREATE TRIGGER waits for in-flight inserts (lock conflict), so the backfill below sees every row that
     -- did not fire the trigger.
     EXECUTE format(
-        'CREATE TRIGGER pgtq_after_insert AFTER INSERT ON pgmq.%I REFERENCING NEW TABLE AS new_rows '
+        'CREATE TRIGGER pgtq_after_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows '
         'FOR EACH STATEMENT EXECUTE FUNCTION pgtq._after_insert(%L)',
-        v_q, queue_name);
+        v_rel, v_queue);
 
     EXECUTE format(
         'INSERT INTO pgtq.groups (queue_name, group_key, head_msg_id) '
-        'SELECT $1, headers->>''x-pgmq-group'', min(msg_id) FROM pgmq.%I WHERE (headers->>''x-pgmq-group'') IS NOT NULL '
-        'GROUP BY 2 ON CONFLICT DO NOTHING', v_q)
-    USING queue_name;
+        'SELECT $1, headers->>''x-pgmq-group'', min(msg_id) FROM %s WHERE (headers->>''x-pgmq-group'') IS NOT NULL '
+        'GROUP BY 2 ON CONFLICT DO NOTHING', v_rel)
+    USING v_queue;
 END;
 $$;
 
@@ -284,18 +325,18 @@ BEGIN
 END;
 $$;
 
-CREATE OR REPLACE FUNCTION pgtq._group_done(queue_name text, q_table text, group_key text, msg_id bigint)
+CREATE OR REPLACE FUNCTION pgtq._group_done(queue_name text, queue_id bigint, group_key text, msg_id bigint)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
 BEGIN
     IF group_key IS NOT NULL THEN
-        PERFORM pgtq._groups_done(queue_name, q_table, ARRAY[group_key], ARRAY[msg_id]);
+        PERFORM pgtq._groups_done(queue_name, queue_id, ARRAY[group_key], ARRAY[msg_id]);
     END IF;
 END;
 $$;
 
-CREATE OR REPLACE FUNCTION pgtq._groups_done(queue_name text, q_table text, group_keys text[], msg_ids bigint[])
+CREATE OR REPLACE FUNCTION pgtq._groups_done(queue_name text, queue_id bigint, group_keys text[], msg_ids bigint[])
 RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -308,8 +349,8 @@ DECLARE
 BEGIN
     -- Per group, its oldest remaining task (one index probe each): the new ordering hint, and NULL = looks
     -- empty. Sorted by group key, so that concurrent callers lock shared group rows in one order.
-    -- (pgtq._q_<name>_heads, see 215_queue_statements.sql.)
-    EXECUTE format('SELECT * FROM pgtq.%I($1, $2)', pgtq._statement(q_table, 'heads'))
+    -- (sql/statements/heads.sql.)
+    EXECUTE format('SELECT * FROM pgtq.%I($1, $2)', pgtq._statement(queue_id, 'heads'))
     INTO v_keys, v_ids, v_heads USING group_keys, msg_ids;
     IF v_keys IS NULL THEN
         RETURN;
@@ -346,31 +387,61 @@ BEGIN
     IF v_locked IS NULL THEN
         RETURN;
     END IF;
-    -- (pgtq._q_<name>_drop_empty: deletes those of v_locked that still have no task.)
-    EXECUTE format('SELECT pgtq.%I($1, $2)', pgtq._statement(q_table, 'drop_empty'))
+    -- (sql/statements/drop_empty.sql: deletes those of v_locked that still have no task.)
+    EXECUTE format('SELECT pgtq.%I($1, $2)', pgtq._statement(queue_id, 'drop_empty'))
     USING queue_name, v_locked;
 END;
 $$;
 
-CREATE OR REPLACE FUNCTION pgtq._append_error(headers jsonb, attempt integer, error text)
+CREATE OR REPLACE FUNCTION pgtq._append_error(headers jsonb, attempt integer, error text, kind text)
 RETURNS jsonb
 LANGUAGE sql
 STABLE
 AS $$
-    SELECT coalesce(_append_error.headers, '{}'::jsonb) || jsonb_build_object('x-pgtq-errors', (
-        SELECT coalesce(jsonb_agg(e ORDER BY i), '[]'::jsonb)
-        FROM (
-            SELECT e, i, count(*) OVER () AS n
-            FROM jsonb_array_elements(
-                     CASE WHEN jsonb_typeof(_append_error.headers->'x-pgtq-errors') = 'array'
-                          THEN _append_error.headers->'x-pgtq-errors' ELSE '[]'::jsonb END
-                     || jsonb_build_array(jsonb_build_object(
-                            'attempt', _append_error.attempt, 'error', _append_error.error,
-                            'at', clock_timestamp())))
-                 WITH ORDINALITY AS a (e, i)
-        ) s
-        WHERE i > n - 20
-    ));
+    SELECT coalesce(_append_error.headers, '{}'::jsonb) || jsonb_build_object(
+        'x-pgtq-errors', (
+            SELECT coalesce(jsonb_agg(CASE WHEN jsonb_typeof(e) = 'object' THEN coalesce(e->'error', to_jsonb(e::text))
+                                           ELSE e END ORDER BY i), '[]'::jsonb)
+            FROM (
+                SELECT e, i, count(*) OVER () AS n
+                FROM jsonb_array_elements(
+                         CASE WHEN jsonb_typeof(_append_error.headers->'x-pgtq-errors') = 'array'
+                              THEN _append_error.headers->'x-pgtq-errors' ELSE '[]'::jsonb END
+                         || jsonb_build_array(_append_error.error))
+                     WITH ORDINALITY AS a (e, i)
+            ) s
+            WHERE i > n - 20),
+        'x-pgtq-error-log', (
+            SELECT coalesce(jsonb_agg(e ORDER BY i), '[]'::jsonb)
+            FROM (
+                SELECT e, i, count(*) OVER () AS n
+                FROM jsonb_array_elements(
+                         CASE WHEN jsonb_typeof(_append_error.headers->'x-pgtq-error-log') = 'array'
+                              THEN _append_error.headers->'x-pgtq-error-log' ELSE '[]'::jsonb END
+                         || jsonb_build_array(jsonb_build_object(
+                                'attempt', _append_error.attempt, 'error', _append_error.error,
+                                'at', clock_timestamp(), 'kind', _append_error.kind)))
+                     WITH ORDINALITY AS a (e, i)
+            ) s
+            WHERE i > n - 20));
+$$;
+
+CREATE OR REPLACE FUNCTION pgtq._lost_leases(headers jsonb)
+RETURNS integer
+LANGUAGE sql
+IMMUTABLE
+AS $$
+    SELECT CASE WHEN jsonb_typeof(headers->'x-pgtq-lost-leases') = 'number'
+                THEN (headers->>'x-pgtq-lost-leases')::numeric::integer ELSE 0 END;
+$$;
+
+CREATE OR REPLACE FUNCTION pgtq._lease_lost(headers jsonb, attempt integer)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT pgtq._append_error(headers, attempt, 'lease expired', 'lease_expired')
+        || jsonb_build_object('x-pgtq-lost-leases', pgtq._lost_leases(headers) + 1);
 $$;
 
 CREATE OR REPLACE FUNCTION pgtq._task_headers(fn text, headers jsonb, group_key text, dedupe_key text)
@@ -396,6 +467,8 @@ BEGIN
             ERRCODE = 'PQ003',
             MESSAGE = format('%s: dedupe_key must not be empty', fn);
     END IF;
+    PERFORM pgtq._check_key(fn, 'group_key', group_key);
+    PERFORM pgtq._check_key(fn, 'dedupe_key', dedupe_key);
     RETURN pgtq._new_task_headers(headers, group_key, dedupe_key);
 END;
 $$;
@@ -481,7 +554,7 @@ BEGIN
         'VALUES ($1, $2, $3, $4, $5, $6, $7)', v.a_table)
     USING r.msg_id, r.read_ct, r.enqueued_at, r.last_read_at, r.vt, r.message, headers || v_patch;
 
-    PERFORM pgtq._group_done(v.queue, v.q_table, headers->>'x-pgmq-group', msg_id);
+    PERFORM pgtq._group_done(v.queue, v.queue_id, headers->>'x-pgmq-group', msg_id);
     RETURN v_status;
 END;
 $$;

@@ -5,8 +5,11 @@
 -- group rows and sends the wake-up NOTIFY (channel "pgmq.q_<name>.INSERT", also for plain pgmq.send).
 -- Idempotent; calling it again with dlq = true adds a DLQ to a queue that had none (it never removes or
 -- renames one).
--- Raises PQ002 for an invalid queue or DLQ name (NULL, empty, over 47 characters, or over 43 with the default
--- DLQ since '<name>_dlq' must fit, or containing $ ; -- '), PQ003 (dlq NULL; dlq_name given with dlq = false;
+-- Names follow the queue-name rule (pgmq._queue_name_problem, 101_validate_queue_name.sql): at most 47 bytes
+-- (43 with the default DLQ, since '<name>_dlq' must fit), no $ ; -- ' or control characters, and no name
+-- that differs only in case from an existing queue or whose derived table names meet another queue's.
+-- Raises PQ002 for an invalid queue or DLQ name (naming the value and the limit, or the queue it collides
+-- with), P0001 for upstream pgmq's own name errors, PQ003 (dlq NULL; dlq_name given with dlq = false;
 -- dlq_name equal to the queue, to a task queue, or to another queue's DLQ; the queue is itself a DLQ).
 
 -- The two-argument form was replaced (a new parameter would otherwise add a second overload).
@@ -26,6 +29,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_dlq text;
+    v_id bigint;
 BEGIN
     PERFORM pgtq._check_name('pgtq.create_queue', queue_name);
     IF dlq IS NULL THEN
@@ -39,11 +43,12 @@ BEGIN
             MESSAGE = format('pgtq.create_queue: dlq_name %L given with dlq = false', dlq_name);
     END IF;
     IF dlq AND dlq_name IS NULL THEN
-        IF length(queue_name) > 43 THEN
+        IF octet_length(queue_name) > 43 THEN
             RAISE EXCEPTION USING
                 ERRCODE = 'PQ002',
-                MESSAGE = format('pgtq.create_queue: queue name %L is too long for a dead-letter queue %L '
-                                 '(maximum 43 characters with the default DLQ, 47 without)', queue_name, queue_name || '_dlq');
+                MESSAGE = format('pgtq.create_queue: queue name %L is too long for a dead-letter queue %L: %s bytes, '
+                                 'the maximum is 43 bytes with the default DLQ (47 without)',
+                                 queue_name, queue_name || '_dlq', octet_length(queue_name));
         END IF;
         v_dlq := queue_name || '_dlq';
     ELSIF dlq THEN
@@ -79,8 +84,9 @@ BEGIN
     INSERT INTO pgtq.queues AS q (queue_name, dlq_name)
     VALUES (queue_name, v_dlq)
     ON CONFLICT ON CONSTRAINT queues_pkey DO UPDATE
-    SET dlq_name = coalesce(q.dlq_name, EXCLUDED.dlq_name);
+    SET dlq_name = coalesce(q.dlq_name, EXCLUDED.dlq_name)
+    RETURNING q.queue_id INTO v_id;
 
-    PERFORM pgtq._setup(queue_name);
+    PERFORM pgtq._setup(v_id);
 END;
 $$;

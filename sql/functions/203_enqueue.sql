@@ -37,7 +37,7 @@ BEGIN
             MESSAGE = format('pgtq.enqueue: delay must be >= 0, got %s', coalesce(delay::text, 'NULL'));
     END IF;
     -- The INSERT takes the table lock before its trigger locks group rows: no up-front lock (see pgtq._queue).
-    SELECT * INTO v FROM pgtq._queue('pgtq.enqueue', queue_name, for_write => false);
+    SELECT * INTO v FROM pgtq._queue('pgtq.enqueue', queue_name, for_write => false, may_register => false);
     RETURN pgtq._insert_task(
         v.q_table,
         payload,

@@ -62,8 +62,14 @@ BEGIN
             ERRCODE = 'PQ003',
             MESSAGE = format('pgtq.enqueue_batch: delay must be >= 0, got %s', coalesce(delay::text, 'NULL'));
     END IF;
+    -- Group keys go into an index entry: over the limit they would fail there with the index row error.
+    IF group_keys IS NOT NULL THEN
+        PERFORM pgtq._check_key('pgtq.enqueue_batch', format('group_keys[%s]', u.i), u.k)
+        FROM unnest(group_keys) WITH ORDINALITY AS u (k, i)
+        WHERE octet_length(u.k) > 1024;
+    END IF;
     -- The INSERT takes the table lock before its trigger locks group rows: no up-front lock (see pgtq._queue).
-    SELECT * INTO v FROM pgtq._queue('pgtq.enqueue_batch', queue_name, for_write => false);
+    SELECT * INTO v FROM pgtq._queue('pgtq.enqueue_batch', queue_name, for_write => false, may_register => false);
 
     -- Validate every caller header object before inserting anything: the first bad one raises what
     -- pgtq._task_headers raises for it. Only when headers were given: the common batch has none.
@@ -78,8 +84,8 @@ BEGIN
         END IF;
     END IF;
 
-    -- One INSERT builds the headers (pgtq._q_<name>_enqueue, see 215_queue_statements.sql).
-    RETURN QUERY EXECUTE format('SELECT * FROM pgtq.%I($1, $2, $3, $4)', pgtq._statement(v.q_table, 'enqueue'))
+    -- One INSERT builds the headers (sql/statements/enqueue.sql).
+    RETURN QUERY EXECUTE format('SELECT * FROM pgtq.%I($1, $2, $3, $4)', pgtq._statement(v.queue_id, 'enqueue'))
     USING delay, payloads, group_keys, headers;
 END;
 $$;

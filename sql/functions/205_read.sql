@@ -1,6 +1,6 @@
 -- pgtq.read(queue_name text, qty integer, lease_seconds integer, lifo boolean DEFAULT false,
 --           grouped boolean DEFAULT false, concurrency_limit integer DEFAULT NULL,
---           max_attempts integer DEFAULT NULL) RETURNS SETOF pgtq.task
+--           max_lost_leases integer DEFAULT NULL) RETURNS SETOF pgtq.task
 --
 -- Claims up to qty visible tasks (vt <= clock_timestamp()) for lease_seconds seconds: sets vt = now + lease,
 -- read_ct + 1, last_read_at, x-pgtq-status 'processing' (and an x-pgtq-task-id if a plain pgmq.send left
@@ -11,8 +11,14 @@
 --   count and the claim happen under a per-queue transaction advisory lock (key namespaced 'pgtq.limit'), so
 --   racing readers serialise and nothing is claimed beyond the limit. Needs READ COMMITTED (each statement
 --   must see the previous lock holder's commit): other isolation levels raise PQ003.
--- max_attempts: a visible task whose read_ct >= max_attempts is not delivered but dead-lettered (error
---   'lease expired'; DLQ, or archived as 'failed' without one), exactly as a final pgtq.fail.
+-- max_lost_leases: the lost-lease budget. A visible task still in status 'processing' lost its lease (its
+--   worker crashed or stalled and recorded no outcome): the read counts it in x-pgtq-lost-leases and logs a
+--   'lease expired' entry of kind lease_expired in x-pgtq-error-log (and the string in x-pgtq-errors). When
+--   its lost leases reach max_lost_leases the task is not delivered again but dead-lettered (DLQ, or archived
+--   as 'failed' without one), exactly as a final pgtq.fail. NULL: no limit. Lost leases do not use the retry
+--   budget of pgtq.fail (max_retries counts recorded failures only), so a crash never dead-letters a task
+--   that has retries left, nor a task under the defaults.
+-- qty is at most 10000 (a grouped read looks at 3 * qty + 16 candidates; larger batches are no faster).
 -- grouped: at most one task per group (x-pgmq-group) is processing or waiting to retry, across all readers,
 --   and at most one per group per read; ungrouped tasks are each their own group. Per active group there is
 --   one pgtq.groups row; a group is busy while busy_msg_id is set. Candidates, never a backlog scan:
@@ -33,8 +39,8 @@
 --   Grouped reads assume all reads of the queue are grouped (a non-grouped read does not mark groups busy).
 -- Known cost (as in pgmq): a FIFO/LIFO walk steps over invisible rows (delayed tasks, live leases) that sit
 -- ahead of the first visible ones, so 100k delayed tasks at the head of a queue cost a 100k-row index walk.
--- Raises PQ001, PQ002, PQ003 (qty, lease_seconds, concurrency_limit or max_attempts < 1 or NULL where
--- required; lifo/grouped NULL; concurrency_limit outside READ COMMITTED).
+-- Raises PQ001, PQ002, PQ003 (qty < 1 or > 10000, lease_seconds, concurrency_limit or max_lost_leases < 1 or
+-- NULL where required; lifo/grouped NULL; concurrency_limit outside READ COMMITTED).
 
 CREATE OR REPLACE FUNCTION pgtq.read(
     queue_name text,
@@ -43,7 +49,7 @@ CREATE OR REPLACE FUNCTION pgtq.read(
     lifo boolean DEFAULT false,
     grouped boolean DEFAULT false,
     concurrency_limit integer DEFAULT NULL,
-    max_attempts integer DEFAULT NULL
+    max_lost_leases integer DEFAULT NULL
 )
 RETURNS SETOF pgtq.task
 LANGUAGE plpgsql
@@ -66,7 +72,7 @@ DECLARE
     v_ids bigint[];
     v_locked_keys text[];
     v_locked_ids bigint[];
-    v_read_cts integer[];
+    v_lost integer[];
     v_claim_ids bigint[];
     v_claim_keys text[];
     v_pos integer;
@@ -76,10 +82,10 @@ DECLARE
     v_plain text;
     v_task pgtq.task;
 BEGIN
-    IF qty IS NULL OR qty < 1 THEN
+    IF qty IS NULL OR qty < 1 OR qty > 10000 THEN
         RAISE EXCEPTION USING
             ERRCODE = 'PQ003',
-            MESSAGE = format('pgtq.read: qty must be >= 1, got %s', coalesce(qty::text, 'NULL'));
+            MESSAGE = format('pgtq.read: qty must be between 1 and 10000, got %s', coalesce(qty::text, 'NULL'));
     END IF;
     IF lease_seconds IS NULL OR lease_seconds < 1 THEN
         RAISE EXCEPTION USING
@@ -97,10 +103,10 @@ BEGIN
             ERRCODE = 'PQ003',
             MESSAGE = format('pgtq.read: concurrency_limit must be >= 1 or NULL, got %s', concurrency_limit);
     END IF;
-    IF max_attempts < 1 THEN
+    IF max_lost_leases < 1 THEN
         RAISE EXCEPTION USING
             ERRCODE = 'PQ003',
-            MESSAGE = format('pgtq.read: max_attempts must be >= 1 or NULL, got %s', max_attempts);
+            MESSAGE = format('pgtq.read: max_lost_leases must be >= 1 or NULL, got %s', max_lost_leases);
     END IF;
 
     -- A plain read without a limit starts with its claim statement, which requests its table locks before
@@ -123,7 +129,7 @@ BEGIN
         -- that vt is an index condition (clock_timestamp() in the WHERE clause is not). Taken before the
         -- count, so a lease expiring meanwhile still counts: the limit errs on the safe side.
         IF grouped THEN
-            EXECUTE format('SELECT pgtq.%I($1)', pgtq._statement(v.q_table, 'in_flight'))
+            EXECUTE format('SELECT pgtq.%I($1)', pgtq._statement(v.queue_id, 'in_flight'))
             INTO v_in_flight USING clock_timestamp();
             v_need := least(qty, concurrency_limit - v_in_flight);
             IF v_need <= 0 THEN
@@ -133,19 +139,19 @@ BEGIN
     END IF;
 
     IF NOT grouped THEN
-        -- One statement per round (pgtq._q_<name>_claim, see 215_queue_statements.sql): lock the next visible
-        -- tasks (SKIP LOCKED), claim those under max_attempts, and return the others (task_id NULL, still
-        -- locked by us) to be dead-lettered below. With a concurrency limit the LIMIT also counts the queue's
+        -- One statement per round (sql/statements/claim.sql): lock the next visible tasks (SKIP LOCKED),
+        -- claim those within the lost-lease budget, and return the others (task_id NULL, still locked by us)
+        -- to be dead-lettered below. With a concurrency limit the LIMIT also counts the queue's
         -- live leases: the count and the claim share one snapshot taken after the advisory lock (one
         -- statement under the lock instead of three; the lock itself must stay until commit, so that the
         -- next reader's count sees our claims). The claim's id list is = ANY (ARRAY(...)), not a join with
         -- the locked rows: the planner cannot know a limit computed in the statement, guesses 10% of the
         -- table and would merge-join along the whole pkey.
-        v_plain := pgtq._statement(v.q_table, 'claim');
+        v_plain := pgtq._statement(v.queue_id, 'claim');
         LOOP
             v_dead := '{}';
             FOR v_task IN EXECUTE format('SELECT * FROM pgtq.%I($1, $2, $3, $4, $5, $6)', v_plain)
-                USING v_need, lease_seconds, max_attempts, concurrency_limit, lifo, clock_timestamp()
+                USING v_need, lease_seconds, max_lost_leases, concurrency_limit, lifo, clock_timestamp()
             LOOP
                 IF v_task.task_id IS NULL THEN
                     v_dead := v_dead || v_task.msg_id;
@@ -158,7 +164,7 @@ BEGIN
             FOREACH v_id IN ARRAY v_dead LOOP
                 EXECUTE format('SELECT read_ct, headers FROM pgmq.%I WHERE msg_id = $1', v.q_table)
                 INTO v_read_ct, v_headers USING v_id;
-                PERFORM pgtq._final_failure(v.queue, v_id, pgtq._append_error(v_headers, v_read_ct, 'lease expired'));
+                PERFORM pgtq._final_failure(v.queue, v_id, pgtq._lease_lost(v_headers, v_read_ct));
             END LOOP;
             -- Dead-lettered tasks did not fill the batch: look for more.
             EXIT WHEN v_need <= 0;
@@ -172,7 +178,7 @@ BEGIN
     -- the first K idle groups met are exactly the K newest heads. Only when the window is full but holds fewer
     -- than K idle groups (most recent work belongs to busy groups) probe every idle group: O(idle groups).
     IF lifo THEN
-        EXECUTE format('SELECT * FROM pgtq.%I($1, $2)', pgtq._statement(v.q_table, 'lifo_heads'))
+        EXECUTE format('SELECT * FROM pgtq.%I($1, $2)', pgtq._statement(v.queue_id, 'lifo_heads'))
         INTO v_scanned, v_lifo_keys, v_lifo_ids
         USING v.queue, v_need * 3 + 16;
     END IF;
@@ -180,7 +186,7 @@ BEGIN
     -- 1. The best candidates, at most 3 * qty + 16 (room for concurrent readers that take some below).
     --    Idle groups' heads: FIFO walks idle groups by their head_msg_id hint (index order) and stops after
     --    enough heads: O(qty), not O(idle groups); LIFO takes the heads found above.
-    EXECUTE format('SELECT * FROM pgtq.%I($1, $2, $3, $4, $5)', pgtq._statement(v.q_table, 'candidates'))
+    EXECUTE format('SELECT * FROM pgtq.%I($1, $2, $3, $4, $5)', pgtq._statement(v.queue_id, 'candidates'))
     INTO v_keys, v_expected, v_ids
     USING v.queue, v_need * 3 + 16, lifo, v_lifo_keys, v_lifo_ids;
     IF cardinality(v_ids) = 0 THEN
@@ -211,21 +217,22 @@ BEGIN
     SELECT coalesce(array_agg(c.id ORDER BY c.ord), '{}') INTO v_ok
     FROM unnest(v_keys, v_ids) WITH ORDINALITY AS c (k, id, ord)
     WHERE c.k IS NULL OR c.k = ANY (v_locked_keys);
-    EXECUTE format('SELECT * FROM pgtq.%I($1, $2)', pgtq._statement(v.q_table, 'lock_ids'))
-    INTO v_locked_ids, v_read_cts USING v_ok, v_need;
+    EXECUTE format('SELECT * FROM pgtq.%I($1, $2)', pgtq._statement(v.queue_id, 'lock_ids'))
+    INTO v_locked_ids, v_lost USING v_ok, v_need;
 
-    -- 4. In candidate order, the first v_need locked tasks are claimed; tasks over max_attempts among them
-    --    are dead-lettered instead (freeing their group; its next task waits for the next read).
+    -- 4. In candidate order, the first v_need locked tasks are claimed; tasks whose lost leases reach
+    --    max_lost_leases are dead-lettered instead (freeing their group; its next task waits for the next
+    --    read).
     v_claim_ids := '{}';
     v_claim_keys := '{}';
     FOR i IN 1 .. cardinality(v_ids) LOOP
         EXIT WHEN cardinality(v_claim_ids) >= v_need;
         v_pos := array_position(v_locked_ids, v_ids[i]);
         CONTINUE WHEN v_pos IS NULL;
-        IF max_attempts IS NOT NULL AND v_read_cts[v_pos] >= max_attempts THEN
-            EXECUTE format('SELECT headers FROM pgmq.%I WHERE msg_id = $1', v.q_table) INTO v_headers USING v_ids[i];
-            PERFORM pgtq._final_failure(v.queue, v_ids[i],
-                                        pgtq._append_error(v_headers, v_read_cts[v_pos], 'lease expired'));
+        IF v_lost[v_pos] >= max_lost_leases THEN
+            EXECUTE format('SELECT read_ct, headers FROM pgmq.%I WHERE msg_id = $1', v.q_table)
+            INTO v_read_ct, v_headers USING v_ids[i];
+            PERFORM pgtq._final_failure(v.queue, v_ids[i], pgtq._lease_lost(v_headers, v_read_ct));
             CONTINUE;
         END IF;
         v_claim_ids := v_claim_ids || v_ids[i];
@@ -239,7 +246,7 @@ BEGIN
     FROM unnest(v_claim_keys, v_claim_ids) AS c (k, id)
     WHERE g.queue_name = v.queue AND g.group_key = ANY (v_claim_keys) AND g.group_key = c.k;
 
-    RETURN QUERY EXECUTE format('SELECT * FROM pgtq.%I($1, $2, $3)', pgtq._statement(v.q_table, 'claim_ids'))
+    RETURN QUERY EXECUTE format('SELECT * FROM pgtq.%I($1, $2, $3)', pgtq._statement(v.queue_id, 'claim_ids'))
     USING v_claim_ids, lease_seconds, lifo;
 END;
 $$;

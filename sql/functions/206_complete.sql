@@ -52,14 +52,14 @@ BEGIN
     -- One statement for the whole batch: DELETE re-checks read_ct after waiting for a concurrent reader's row
     -- lock, so a task re-read by someone else in the meantime is left alone (lease lost); every deleted row is
     -- archived by the same statement. Only the grouped rows come back for the group bookkeeping.
-    -- (pgtq._q_<name>_complete, see 215_queue_statements.sql.)
-    EXECUTE format('SELECT * FROM pgtq.%I($1, $2)', pgtq._statement(v.q_table, 'complete'))
+    -- (sql/statements/complete.sql.)
+    EXECUTE format('SELECT * FROM pgtq.%I($1, $2)', pgtq._statement(v.queue_id, 'complete'))
     INTO v_ids, v_group_keys, v_group_ids
     USING msg_ids, attempts;
 
     -- Ungrouped tasks need nothing more; the groups of the others are freed in one go.
     IF v_group_keys IS NOT NULL THEN
-        PERFORM pgtq._groups_done(v.queue, v.q_table, v_group_keys, v_group_ids);
+        PERFORM pgtq._groups_done(v.queue, v.queue_id, v_group_keys, v_group_ids);
     END IF;
     RETURN QUERY SELECT unnest(v_ids);
 END;

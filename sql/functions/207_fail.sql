@@ -2,8 +2,11 @@
 --           max_retries integer DEFAULT 0, retry_delay integer DEFAULT 0) RETURNS text
 --
 -- Records a failed attempt of a task leased to the caller (read_ct = attempt, status 'processing'): appends
--- {attempt, error, at} to x-pgtq-errors (last 20 kept), then
---   'retrying'      retryable and attempt <= max_retries (max_retries = N: N retries, N + 1 attempts in all):
+-- the error to x-pgtq-errors (strings, the seed's format) and {attempt, error, at, kind 'failure'} to
+-- x-pgtq-error-log (last 20 of each kept), then
+--   'retrying'      retryable and the failures recorded so far, this one included (attempt minus the lost
+--                   leases counted in x-pgtq-lost-leases), are <= max_retries (max_retries = N: N retries,
+--                   N + 1 failed attempts in all; a lost lease is not a failure):
 --                   same msg_id, vt = now + retry_delay seconds, status 'retrying'; its group stays busy.
 --   'dead_lettered' otherwise, with a DLQ: copied to the DLQ (body {msg_id, queue_name, message, errors},
 --                   headers = the task's + x-pgtq-original) and archived with status 'dead_lettered' and
@@ -30,6 +33,7 @@ DECLARE
     v record;
     v_headers jsonb;
     v_n integer;
+    v_failures integer;
 BEGIN
     IF msg_id IS NULL OR attempt IS NULL OR error IS NULL OR retryable IS NULL THEN
         RAISE EXCEPTION USING
@@ -61,9 +65,12 @@ BEGIN
         RETURN 'lease_lost';
     END IF;
 
-    v_headers := pgtq._append_error(v_headers, attempt, error);
+    -- Failures so far, this one included: the attempts minus the leases that were lost (those did not fail,
+    -- their workers vanished; they have their own budget, see pgtq.read's max_lost_leases).
+    v_failures := attempt - pgtq._lost_leases(v_headers);
+    v_headers := pgtq._append_error(v_headers, attempt, error, 'failure');
 
-    IF retryable AND attempt <= max_retries THEN
+    IF retryable AND v_failures <= max_retries THEN
         EXECUTE format(
             'UPDATE pgmq.%I SET vt = clock_timestamp() + make_interval(secs => $2), headers = $3 WHERE msg_id = $1',
             v.q_table)

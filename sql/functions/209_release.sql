@@ -34,7 +34,7 @@ BEGIN
     IF v_n = 0 THEN
         RETURN false;
     END IF;
-    PERFORM pgtq._group_done(v.queue, v.q_table, v_group, msg_id);
+    PERFORM pgtq._group_done(v.queue, v.queue_id, v_group, msg_id);
     PERFORM pgtq._notify(v.q_table);
     RETURN true;
 END;

@@ -2,7 +2,7 @@
 --
 -- Puts a dead-lettered task back into its queue and returns the new msg_id. The new task has the DLQ entry's
 -- payload (body->'message'), group, x-pgtq-task-id and other headers, x-pgtq-original = the original msg_id,
--- status 'queued' and a fresh attempt budget (read_ct 0); its error history is kept. The DLQ message is
+-- status 'queued' and a fresh budget (read_ct 0, no lost leases); its error history is kept. The DLQ message is
 -- archived (DLQ archive) with status 'rescheduled' and x-pgtq-retry = the new msg_id. If the task's dedupe
 -- key is held by a task in the queue meanwhile, no task is added and that task's msg_id is returned (and
 -- recorded in x-pgtq-retry).
@@ -50,7 +50,8 @@ BEGIN
                              dlq_msg_id, v.dlq_name, r.message);
     END IF;
 
-    v_headers := (coalesce(r.headers, '{}'::jsonb) - 'x-pgtq-dlq' - 'x-pgtq-retry')
+    -- A fresh budget: read_ct starts at 0 and the lost-lease count goes (the error history stays).
+    v_headers := (coalesce(r.headers, '{}'::jsonb) - 'x-pgtq-dlq' - 'x-pgtq-retry' - 'x-pgtq-lost-leases')
         || jsonb_build_object(
                'x-pgtq-status', 'queued',
                'x-pgtq-original', r.message->'msg_id',

@@ -5,7 +5,10 @@
 -- older_than (NULL: the queue's pgtq.queues.retention), batch_size rows per statement until none is left,
 -- and returns how many it deleted. Rows are taken FOR UPDATE SKIP LOCKED, so concurrent prunes never delete
 -- (or count) one row twice. It also drops group rows of groups left without tasks.
--- prune_due is the fleet-coordinated form: it claims the run with a conditional update of
+-- prune_due is the fleet-coordinated form, the one workers may call: it never deletes rows younger than the
+-- queue's retention (pgtq.queues.retention, set by an admin with pgtq.set_retention; 7 days when unset), so
+-- a worker cannot empty an archive by passing a short older_than; it uses the longer of the two. It claims
+-- the run with a conditional update of
 -- pgtq.queues.last_pruned_at (only if it is NULL or at least `every` old; the row lock is taken with SKIP
 -- LOCKED, so a concurrent caller returns at once) and then prunes; it returns NULL when another caller ran
 -- within the interval or is running now. Every worker can call it on its timer: one run per interval.
@@ -101,6 +104,9 @@ BEGIN
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;
-    RETURN pgtq.prune(v.queue, older_than, batch_size);
+    RETURN pgtq.prune(v.queue,
+                      greatest(older_than, coalesce((SELECT q.retention FROM pgtq.queues q WHERE q.queue_name = v.queue),
+                                                    interval '7 days')),
+                      batch_size);
 END;
 $$;

@@ -3,7 +3,10 @@
 -- Every pgtq function is SECURITY DEFINER with a pinned search_path, so the roles need only EXECUTE:
 --   pgtq_producer  enqueue, enqueue_batch
 --   pgtq_worker    the producer's, plus read, complete, fail, extend_lease, release, next_due, prune_due
---   pgtq_admin     every public function (queue management, stats, list_dlq, reschedule, prune)
+--                  (which never prunes below the queue's retention, see 211_prune.sql)
+--   pgtq_admin     every public function (queue management, stats, list_dlq, reschedule, prune, set_retention)
+-- Producers can enqueue only into registered queues (pgtq._queue's may_register), so they cannot make pgtq
+-- build indexes and triggers on arbitrary pgmq queues.
 -- Internal helpers (pgtq._*) are executable by no role: only the definer functions call them.
 -- Raises nothing.
 
@@ -30,6 +33,9 @@ GRANT EXECUTE ON FUNCTION
     pgtq.drop_queue(text),
     pgtq.reschedule(text, bigint),
     pgtq.prune(text, interval, integer),
+    pgtq.set_retention(text, interval),
     pgtq.stats(text),
     pgtq.list_dlq(text, integer)
 TO pgtq_admin;
+
+GRANT EXECUTE ON FUNCTION pgtq.schema_version() TO pgtq_producer, pgtq_worker, pgtq_admin;

@@ -23,9 +23,10 @@ SELECT results_eq(
     ('next_due', 'queue_name text', 'timestamp with time zone'),
     ('prune', 'queue_name text, older_than interval, batch_size integer DEFAULT 1000', 'bigint'),
     ('prune_due', 'queue_name text, older_than interval, batch_size integer, every interval', 'bigint'),
-    ('read', 'queue_name text, qty integer, lease_seconds integer, lifo boolean DEFAULT false, grouped boolean DEFAULT false, concurrency_limit integer DEFAULT NULL::integer, max_attempts integer DEFAULT NULL::integer', 'SETOF pgtq.task'),
+    ('read', 'queue_name text, qty integer, lease_seconds integer, lifo boolean DEFAULT false, grouped boolean DEFAULT false, concurrency_limit integer DEFAULT NULL::integer, max_lost_leases integer DEFAULT NULL::integer', 'SETOF pgtq.task'),
     ('release', 'queue_name text, msg_id bigint, attempt integer', 'boolean'),
     ('reschedule', 'queue_name text, dlq_msg_id bigint', 'bigint'),
+    ('set_retention', 'queue_name text, retention interval', 'void'),
     ('stats', 'queue_name text', 'pgtq.stats')
     $$,
     'the public pgtq functions are exactly these signatures');
@@ -64,7 +65,7 @@ SELECT ok((SELECT bool_and(has_function_privilege('pgtq_admin', p.oid, 'EXECUTE'
 SELECT ok((SELECT bool_and(NOT has_function_privilege('public', p.oid, 'EXECUTE'))
            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'pgtq'),
     'PUBLIC may execute no pgtq function');
-SELECT ok(NOT has_function_privilege('pgtq_admin', 'pgtq._queue(text,text,boolean)', 'EXECUTE'), 'internal helpers are not granted');
+SELECT ok(NOT has_function_privilege('pgtq_admin', 'pgtq._queue(text,text,boolean,boolean)', 'EXECUTE'), 'internal helpers are not granted');
 
 -- acting as the roles (pgTAP's own tables are not theirs: record outcomes in a granted temp table first)
 SELECT pgtq.create_queue('ro');

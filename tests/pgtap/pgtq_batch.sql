@@ -48,7 +48,7 @@ SELECT pgtq.create_queue('ml');
 SELECT pgtq.enqueue_batch('ml', array_fill('{}'::jsonb, ARRAY[6]));
 SELECT is((SELECT count(*) FROM pgtq.read('ml', 2, 30)), 2::bigint, 'tasks 1 and 2 claimed');
 UPDATE pgmq.q_ml SET vt = clock_timestamp() - interval '1 s' WHERE msg_id IN (1, 2);
-SELECT results_eq($$SELECT msg_id, attempt FROM pgtq.read('ml', 2, 30, concurrency_limit => 3, max_attempts => 1)$$,
+SELECT results_eq($$SELECT msg_id, attempt FROM pgtq.read('ml', 2, 30, concurrency_limit => 3, max_lost_leases => 1)$$,
     $$VALUES (3::bigint, 1), (4::bigint, 1)$$,
     'expired tasks at max_attempts are dead-lettered, the next two are claimed instead');
 SELECT results_eq($$SELECT msg_id, headers->>'x-pgtq-status' FROM pgmq.a_ml ORDER BY msg_id$$,

@@ -2,7 +2,7 @@
 -- group rows, seed-style queues (plain pgmq.create) registered lazily.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(61);
+SELECT plan(68);
 
 -- create_queue
 SELECT lives_ok($$SELECT pgtq.create_queue('eq')$$, 'create_queue creates a queue with a DLQ');
@@ -108,8 +108,24 @@ SELECT results_eq($$SELECT q.headers->>'x-pgmq-group' FROM pgmq.q_eqnodlq q JOIN
 SELECT pgmq.create('seedq');
 SELECT pgmq.create('seedq_dlq');
 SELECT pgmq.send('seedq', '{"s":1}', '{"x-pgmq-group":"sg"}'::jsonb);
-SELECT is(pgtq.enqueue('seedq', '{"s":2}', 'sg'), 2::bigint, 'enqueue works on a queue made with pgmq.create');
+SELECT throws_ok($$SELECT pgtq.enqueue('seedq', '{"s":2}', 'sg')$$, 'PQ001',
+    'pgtq.enqueue: queue ''seedq'' is a pgmq queue but not a registered task queue',
+    'a producer''s enqueue does not register a plain pgmq queue');
+SELECT is((SELECT count(*) FROM pg_index WHERE indrelid = 'pgmq.q_seedq'::regclass), 2::bigint,
+    'no index of ours was built on it (pgmq''s pkey and vt index only)');
+SELECT is((SELECT count(*) FROM pgtq.next_due('seedq')), 1::bigint, 'a worker''s call registers it');
+SELECT is(pgtq.enqueue('seedq', '{"s":2}', 'sg'), 2::bigint, 'then enqueue works on a queue made with pgmq.create');
 SELECT is((SELECT dlq_name FROM pgtq.queues WHERE queue_name = 'seedq'), 'seedq_dlq', 'registered lazily with its DLQ');
+-- key limits: within the index row limit, named in the error
+SELECT throws_ok(format('SELECT pgtq.enqueue(%L, %L, %L)', 'seedq', '{}', repeat('g', 1025)), 'PQ003',
+    'pgtq.enqueue: group_key is 1025 bytes long, the maximum is 1024 bytes', 'group key over 1024 bytes: PQ003');
+SELECT throws_ok(format('SELECT pgtq.enqueue(%L, %L, dedupe_key => %L)', 'seedq', '{}', repeat('ö', 513)), 'PQ003',
+    'pgtq.enqueue: dedupe_key is 1026 bytes long, the maximum is 1024 bytes', 'dedupe key over 1024 bytes: PQ003');
+SELECT throws_ok(format('SELECT pgtq.enqueue_batch(%L, ARRAY[%L, %L]::jsonb[], ARRAY[NULL, %L])', 'seedq', '{}', '{}',
+                        repeat('g', 10000)), 'PQ003',
+    'pgtq.enqueue_batch: group_keys[2] is 10000 bytes long, the maximum is 1024 bytes', 'a batch group key over the limit: PQ003');
+SELECT lives_ok(format('SELECT pgtq.enqueue(%L, %L, %L, dedupe_key => %L)', 'seedq', '{}', repeat('g', 1024), repeat('d', 1024)),
+    'keys of exactly 1024 bytes are fine');
 
 SELECT * FROM finish();
 ROLLBACK;

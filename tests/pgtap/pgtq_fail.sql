@@ -3,7 +3,7 @@
 -- failures, reschedule preserving task id / group / payload / headers with a fresh attempt budget.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(51);
+SELECT plan(52);
 
 SELECT pgtq.create_queue('fl');
 SELECT pgtq.create_queue('flno', dlq => false);
@@ -52,15 +52,17 @@ SELECT is((SELECT array_agg(k ORDER BY k) FROM dlq3, jsonb_object_keys(message) 
     ARRAY['errors', 'message', 'msg_id', 'queue_name'], 'DLQ body has exactly {msg_id, queue_name, message, errors}');
 SELECT is((SELECT message - 'errors' FROM dlq3), '{"msg_id":3,"queue_name":"fl","message":{"t":2}}'::jsonb,
     'DLQ body: original msg_id, queue name and payload');
-SELECT is((SELECT jsonb_path_query_array(message->'errors', '$[*].error') FROM dlq3), '["e1","e2","e3"]'::jsonb,
-    'DLQ body errors: every failure in order');
-SELECT is((SELECT jsonb_path_query_array(message->'errors', '$[*].attempt') FROM dlq3), '[1,2,3]'::jsonb,
-    'each error records its attempt');
-SELECT ok((SELECT bool_and((e->>'at')::timestamptz <= clock_timestamp()) FROM dlq3, jsonb_array_elements(message->'errors') e),
-    'each error records when it happened');
+SELECT is((SELECT message->'errors' FROM dlq3), '["e1","e2","e3"]'::jsonb,
+    'DLQ body errors: every failure in order, as the seed''s list of strings');
+SELECT is((SELECT jsonb_path_query_array(headers->'x-pgtq-error-log', '$[*].attempt') FROM dlq3), '[1,2,3]'::jsonb,
+    'x-pgtq-error-log: each error records its attempt');
+SELECT ok((SELECT bool_and((e->>'at')::timestamptz <= clock_timestamp() AND e->>'kind' = 'failure')
+           FROM dlq3, jsonb_array_elements(headers->'x-pgtq-error-log') e),
+    'each error records when it happened, of kind failure');
 SELECT is((SELECT (headers->>'x-pgtq-original')::bigint FROM dlq3), 3::bigint, 'DLQ headers: x-pgtq-original');
-SELECT is((SELECT headers - 'x-pgtq-original' - 'x-pgtq-status' - 'x-pgtq-errors' FROM dlq3),
-    (SELECT headers - 'x-pgtq-status' - 'x-pgtq-errors' FROM task3), 'DLQ headers keep the original headers (task id, group, trace)');
+SELECT is((SELECT headers - 'x-pgtq-original' - 'x-pgtq-status' - 'x-pgtq-errors' - 'x-pgtq-error-log' FROM dlq3),
+    (SELECT headers - 'x-pgtq-status' - 'x-pgtq-errors' - 'x-pgtq-error-log' FROM task3),
+    'DLQ headers keep the original headers (task id, group, trace)');
 SELECT is((SELECT busy_msg_id FROM pgtq.groups WHERE queue_name = 'fl' AND group_key = 'grp'), NULL,
     'the dead-lettered task freed (or removed) its group');
 
@@ -91,7 +93,7 @@ SELECT pgtq.enqueue('flno', '{"x":1}');
 SELECT pgtq.read('flno', 1, 30);
 SELECT is(pgtq.fail('flno', 1, 1, 'boom'), 'failed', 'without a DLQ the final failure is failed');
 SELECT is((SELECT headers->>'x-pgtq-status' FROM pgmq.a_flno WHERE msg_id = 1), 'failed', 'archived with status failed');
-SELECT is((SELECT headers->'x-pgtq-errors'->0->>'error' FROM pgmq.a_flno WHERE msg_id = 1), 'boom', 'with its error');
+SELECT is((SELECT headers->'x-pgtq-errors'->>0 FROM pgmq.a_flno WHERE msg_id = 1), 'boom', 'with its error');
 
 -- the error history keeps the last 20
 SELECT pgtq.enqueue('flno', '{"x":2}');
@@ -106,8 +108,10 @@ BEGIN
 END
 $$;
 SELECT is((SELECT jsonb_array_length(headers->'x-pgtq-errors') FROM pgmq.q_flno WHERE msg_id = 2), 20, 'last 20 errors kept');
-SELECT is((SELECT headers->'x-pgtq-errors'->0->>'error' || ',' || (headers->'x-pgtq-errors'->19->>'error')
+SELECT is((SELECT headers->'x-pgtq-errors'->>0 || ',' || (headers->'x-pgtq-errors'->>19)
            FROM pgmq.q_flno WHERE msg_id = 2), 'err6,err25', 'the oldest are dropped');
+SELECT is((SELECT headers->'x-pgtq-error-log'->0->>'error' || ',' || (headers->'x-pgtq-error-log'->19->>'error')
+           FROM pgmq.q_flno WHERE msg_id = 2), 'err6,err25', 'the error log keeps the last 20 too');
 
 -- validation
 SELECT throws_ok($$SELECT pgtq.fail('fl', 1, 1, NULL)$$, 'PQ003', NULL, 'NULL error: PQ003');

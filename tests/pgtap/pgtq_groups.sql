@@ -117,12 +117,12 @@ SELECT results_eq($$SELECT msg_id FROM pgtq.read('gs', 10, 30, grouped => true)$
 -- max_attempts in a grouped read: the expired busy task is dead-lettered, which frees its group
 SELECT pgtq.create_queue('gm');
 SELECT pgtq.enqueue_batch('gm', array_fill('{}'::jsonb, ARRAY[2]), ARRAY['z', 'z']);
-SELECT pgtq.read('gm', 1, 30, grouped => true, max_attempts => 1);
+SELECT pgtq.read('gm', 1, 30, grouped => true, max_lost_leases => 1);
 UPDATE pgmq.q_gm SET vt = clock_timestamp() - interval '1 s' WHERE msg_id = 1;
-SELECT is((SELECT count(*) FROM pgtq.read('gm', 5, 30, grouped => true, max_attempts => 1)), 0::bigint,
+SELECT is((SELECT count(*) FROM pgtq.read('gm', 5, 30, grouped => true, max_lost_leases => 1)), 0::bigint,
     'the expired task over max_attempts is not delivered (and the group''s next waits for the next read)');
 SELECT is((SELECT headers->>'x-pgtq-status' FROM pgmq.a_gm WHERE msg_id = 1), 'dead_lettered', 'it was dead-lettered');
-SELECT results_eq($$SELECT msg_id FROM pgtq.read('gm', 5, 30, grouped => true, max_attempts => 1)$$, ARRAY[2]::bigint[],
+SELECT results_eq($$SELECT msg_id FROM pgtq.read('gm', 5, 30, grouped => true, max_lost_leases => 1)$$, ARRAY[2]::bigint[],
     'the group is free: its next task starts');
 
 -- a busy task removed behind pgtq's back (pgmq.delete) does not block its group for ever

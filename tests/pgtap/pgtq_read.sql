@@ -1,8 +1,8 @@
 -- pgtq.read (ungrouped): claims, leases, attempts, FIFO/LIFO, headers, concurrency limit arithmetic,
--- max_attempts dead-lettering, validation; pgtq.complete (single and array), pgtq.extend_lease, pgtq.release.
+-- lost-lease budget (max_lost_leases) dead-lettering, validation; pgtq.complete (single and array), pgtq.extend_lease, pgtq.release.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(54);
+SELECT plan(61);
 
 SELECT pgtq.create_queue('rd');
 SELECT pgtq.enqueue_batch('rd', ARRAY['{"n":1}', '{"n":2}', '{"n":3}', '{"n":4}', '{"n":5}']::jsonb[]);
@@ -68,12 +68,12 @@ SELECT results_eq($$SELECT msg_id, attempt FROM pgtq.read('rd', 1, 30)$$, $$VALU
 SELECT is(pgtq.complete('rd', 4, 1), true, 'and completes with it');
 
 -- validation
-SELECT throws_ok($$SELECT * FROM pgtq.read('rd', 0, 30)$$, 'PQ003', 'pgtq.read: qty must be >= 1, got 0', 'qty 0: PQ003');
+SELECT throws_ok($$SELECT * FROM pgtq.read('rd', 0, 30)$$, 'PQ003', 'pgtq.read: qty must be between 1 and 10000, got 0', 'qty 0: PQ003');
 SELECT throws_ok($$SELECT * FROM pgtq.read('rd', NULL, 30)$$, 'PQ003', NULL, 'qty NULL: PQ003');
 SELECT throws_ok($$SELECT * FROM pgtq.read('rd', 1, 0)$$, 'PQ003', 'pgtq.read: lease_seconds must be >= 1, got 0', 'lease 0: PQ003');
 SELECT throws_ok($$SELECT * FROM pgtq.read('rd', 1, 30, NULL)$$, 'PQ003', NULL, 'lifo NULL: PQ003');
 SELECT throws_ok($$SELECT * FROM pgtq.read('rd', 1, 30, concurrency_limit => 0)$$, 'PQ003', NULL, 'limit 0: PQ003');
-SELECT throws_ok($$SELECT * FROM pgtq.read('rd', 1, 30, max_attempts => 0)$$, 'PQ003', NULL, 'max_attempts 0: PQ003');
+SELECT throws_ok($$SELECT * FROM pgtq.read('rd', 1, 30, max_lost_leases => 0)$$, 'PQ003', NULL, 'max_lost_leases 0: PQ003');
 SELECT throws_ok($$SELECT * FROM pgtq.read('nope', 1, 30)$$, 'PQ001', NULL, 'unknown queue: PQ001');
 SELECT throws_ok($$SELECT * FROM pgtq.read(NULL, 1, 30)$$, 'PQ002', NULL, 'NULL queue name: PQ002');
 
@@ -93,20 +93,43 @@ SELECT is((SELECT processing FROM pgtq.stats('lim')), 4::bigint, 'stats: 4 proce
 SELECT pgtq.fail('lim', 3, 1, 'x', max_retries => 1, retry_delay => 60);
 SELECT is((SELECT count(*) FROM pgtq.read('lim', 5, 30, concurrency_limit => 4)), 1::bigint, 'a retrying task does not count');
 
--- max_attempts: a task whose leases keep expiring is dead-lettered instead of delivered
+-- max_lost_leases: a task whose leases keep expiring (its worker never records an outcome) is dead-lettered
+-- instead of delivered once its lost leases reach the budget
 SELECT pgtq.create_queue('ma');
 SELECT pgtq.enqueue('ma', '{"m":1}');
 SELECT pgtq.enqueue('ma', '{"m":2}');
-SELECT is((SELECT attempt FROM pgtq.read('ma', 1, 30, max_attempts => 2)), 1, 'attempt 1 delivered');
+SELECT is((SELECT attempt FROM pgtq.read('ma', 1, 30, max_lost_leases => 2)), 1, 'attempt 1 delivered');
 UPDATE pgmq.q_ma SET vt = clock_timestamp() - interval '1 s' WHERE msg_id = 1;
-SELECT is((SELECT attempt FROM pgtq.read('ma', 1, 30, max_attempts => 2)), 2, 'attempt 2 delivered');
+SELECT is((SELECT attempt FROM pgtq.read('ma', 1, 30, max_lost_leases => 2)), 2, 'attempt 2 delivered');
 UPDATE pgmq.q_ma SET vt = clock_timestamp() - interval '1 s' WHERE msg_id = 1;
-SELECT results_eq($$SELECT msg_id, attempt FROM pgtq.read('ma', 1, 30, max_attempts => 2)$$, $$VALUES (2::bigint, 1)$$,
-    'attempt 3 would exceed max_attempts 2: task 1 is dead-lettered and the read returns task 2 instead');
+SELECT results_eq($$SELECT msg_id, attempt FROM pgtq.read('ma', 1, 30, max_lost_leases => 2)$$, $$VALUES (2::bigint, 1)$$,
+    'its second lost lease reaches max_lost_leases 2: task 1 is dead-lettered and the read returns task 2 instead');
 SELECT is((SELECT headers->>'x-pgtq-status' FROM pgmq.a_ma WHERE msg_id = 1), 'dead_lettered', 'task 1 archived as dead_lettered');
-SELECT results_eq($$SELECT message->'msg_id', message->'errors'->0->>'error', (message->'errors'->0->>'attempt')::int
+SELECT results_eq($$SELECT message->'msg_id', message->'errors', headers->'x-pgtq-lost-leases',
+                           jsonb_path_query_array(headers->'x-pgtq-error-log', '$[*].attempt'),
+                           jsonb_path_query_array(headers->'x-pgtq-error-log', '$[*].kind')
                     FROM pgmq.q_ma_dlq$$,
-    $$VALUES ('1'::jsonb, 'lease expired', 2)$$, 'DLQ entry records the lease expiry of attempt 2');
+    $$VALUES ('1'::jsonb, '["lease expired", "lease expired"]'::jsonb, '2'::jsonb, '[1, 2]'::jsonb,
+              '["lease_expired", "lease_expired"]'::jsonb)$$,
+    'DLQ entry records both lost leases (attempts 1 and 2), one lease_expired entry each');
+
+-- lost leases do not use the retry budget: with max_retries 0 a task that lost a lease still gets its one
+-- failure before the DLQ, and the claim after a lost lease counts it
+SELECT pgtq.create_queue('ll');
+SELECT pgtq.enqueue('ll', '{"l":1}');
+SELECT is((SELECT attempt FROM pgtq.read('ll', 1, 30)), 1, 'attempt 1 delivered');
+UPDATE pgmq.q_ll SET vt = clock_timestamp() - interval '1 s';
+SELECT results_eq($$SELECT attempt, headers->'x-pgtq-lost-leases', headers->'x-pgtq-errors' FROM pgtq.read('ll', 1, 30)$$,
+    $$VALUES (2, '1'::jsonb, '["lease expired"]'::jsonb)$$, 'attempt 2 delivered with its lost lease counted');
+SELECT is(pgtq.fail('ll', 1, 2, 'real failure', true, 1, 0), 'retrying',
+    'max_retries 1: the first failure (attempt 2, after a lost lease) retries');
+SELECT is((SELECT attempt FROM pgtq.read('ll', 1, 30)), 3, 'attempt 3 delivered');
+SELECT is(pgtq.fail('ll', 1, 3, 'second failure', true, 1, 0), 'dead_lettered',
+    'the second failure exhausts max_retries 1 (the lost lease did not count)');
+SELECT is((SELECT jsonb_path_query_array(headers->'x-pgtq-error-log', '$[*].kind') FROM pgmq.q_ll_dlq),
+    '["lease_expired", "failure", "failure"]'::jsonb, 'the error log tells lost leases from failures');
+SELECT throws_ok($$SELECT * FROM pgtq.read('ll', 10001, 30)$$, 'PQ003',
+    'pgtq.read: qty must be between 1 and 10000, got 10001', 'qty over the maximum: PQ003');
 
 -- tasks sent with plain pgmq.send get a task id on their first read
 SELECT pgmq.send('ma', '{"plain":true}');
