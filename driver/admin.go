@@ -48,7 +48,9 @@ func (c *Client) Prune(ctx context.Context, queue string, olderThan time.Duratio
 
 // PruneDue is Prune coordinated across the fleet: it prunes only when nobody pruned queue within the last
 // every (0: always), and reports ran=false (deleting nothing) otherwise. Many workers may call it on the same schedule;
-// the work is done once per interval. It calls pgtq.prune_due.
+// the work is done once per interval. It never deletes rows younger than the queue's retention (SetRetention;
+// 7 days when unset), whatever olderThan says, so that a worker role cannot empty an archive: it prunes rows
+// older than the longer of the two. It calls pgtq.prune_due.
 func (c *Client) PruneDue(ctx context.Context, queue string, olderThan time.Duration, batchSize int, every time.Duration) (deleted int64, ran bool, err error) {
 	if err := checkPruneArgs(olderThan, batchSize); err != nil {
 		return 0, false, fmt.Errorf("prune %q: %w", queue, err)
@@ -152,22 +154,13 @@ type DLQEntry struct {
 	GroupKey string
 	// Payload is the original task's payload.
 	Payload json.RawMessage
-	// Errors is the task's failure history, oldest first.
+	// Errors is the task's error history, oldest first: failures and lost leases (the x-pgtq-error-log header,
+	// or the seed's list of error strings for an entry the seed wrote).
 	Errors []TaskError
 	// Headers are the DLQ message's headers (the original's plus x-pgtq-original).
 	Headers map[string]any
 	// DeadLetteredAt is when the task entered the DLQ.
 	DeadLetteredAt time.Time
-}
-
-// TaskError is one recorded failure of a task (an element of the x-pgtq-errors header).
-type TaskError struct {
-	// Attempt is the attempt that failed.
-	Attempt int `json:"attempt"`
-	// Error is the error text.
-	Error string `json:"error"`
-	// At is when the failure was recorded.
-	At time.Time `json:"at"`
 }
 
 // ListDLQ returns up to limit entries of queue's dead-letter queue, oldest first; none when the queue has no
@@ -201,17 +194,18 @@ func scanDLQEntry(row pgx.CollectableRow) (DLQEntry, error) {
 		MsgID     int64           `json:"msg_id"`
 		QueueName string          `json:"queue_name"`
 		Message   json.RawMessage `json:"message"`
-		Errors    []TaskError     `json:"errors"`
+		Errors    json.RawMessage `json:"errors"`
 	}
 	if err := json.Unmarshal(message, &body); err != nil {
 		return e, fmt.Errorf("decode dlq msg %d: %w", e.MsgID, err)
 	}
-	e.OriginalMsgID, e.Queue, e.Payload, e.Errors = body.MsgID, body.QueueName, body.Message, body.Errors
+	e.OriginalMsgID, e.Queue, e.Payload = body.MsgID, body.QueueName, body.Message
 	if len(head) > 0 {
 		if err := json.Unmarshal(head, &e.Headers); err != nil {
 			return e, fmt.Errorf("decode headers of dlq msg %d: %w", e.MsgID, err)
 		}
 	}
+	e.Errors = errorHistory(e.Headers, body.Errors)
 	if s, ok := e.Headers["x-pgtq-task-id"].(string); ok {
 		e.TaskID = s
 	}
@@ -219,4 +213,20 @@ func scanDLQEntry(row pgx.CollectableRow) (DLQEntry, error) {
 		e.GroupKey = s
 	}
 	return e, nil
+}
+
+// SetRetention sets queue's archive retention: PruneDue (the workers' pruning) never deletes archived rows
+// younger than it, and Prune uses it when called through SQL with no age. retention 0 lets workers prune
+// everything they are asked to; a negative retention resets it to the default (7 days). Admin-only. It calls
+// pgtq.set_retention.
+func (c *Client) SetRetention(ctx context.Context, queue string, retention time.Duration) error {
+	var arg *time.Duration
+	if retention >= 0 {
+		arg = &retention
+	}
+	if _, err := c.pool.Exec(ctx, `SELECT pgtq.set_retention(queue_name => $1::text, retention => $2::interval)`,
+		queue, arg); err != nil {
+		return fmt.Errorf("set retention of %q: %w", queue, interpretError(err))
+	}
+	return nil
 }

@@ -49,8 +49,11 @@ type Client struct {
 }
 
 // New returns a Client for the database behind pool after checking that the pgtq schema is installed
-// (ErrSchemaNotMigrated otherwise) and that its SQL functions are the ones this binary was built with, by
-// comparing the hash recorded in pgtq.schema_functions with sql.FunctionsHash() (ErrSchemaMismatch otherwise).
+// (ErrSchemaNotMigrated otherwise) and that this binary may use it (ErrSchemaMismatch otherwise): the schema
+// version recorded by the migrator, "S.P" (see sql.Version), must be at least this binary's S (any patch), and
+// the schema's recorded sql.CompatibleSince at most this binary's S. So binaries of two schema versions can run
+// side by side during a rolling deploy, as long as the newer schema still serves the older clients. The check
+// calls pgtq.schema_version(), which every pgtq role may execute.
 func New(ctx context.Context, pool *pgxpool.Pool) (*Client, error) {
 	if pool == nil {
 		return nil, invalidArgf("pool is nil")
@@ -61,38 +64,48 @@ func New(ctx context.Context, pool *pgxpool.Pool) (*Client, error) {
 	return &Client{pool: pool}, nil
 }
 
-// checkSchema verifies that the database holds this binary's version of the pgtq functions.
+// checkSchema verifies that the database's schema version lies in this binary's compatibility window.
 func checkSchema(ctx context.Context, q Querier) error {
-	// to_regclass keeps the probe free of errors when nothing is installed.
-	var installed bool
-	err := q.QueryRow(ctx, `SELECT to_regclass('pgtq.schema_functions') IS NOT NULL`).Scan(&installed)
+	bin := sqlfs.CurrentVersion()
+	// Catalog lookups: free of errors (and of privileges) when nothing is installed.
+	var hasSchema, hasVersion bool
+	err := q.QueryRow(ctx, `SELECT to_regnamespace('pgtq') IS NOT NULL,
+		to_regprocedure('pgtq.schema_version()') IS NOT NULL`).Scan(&hasSchema, &hasVersion)
 	if err != nil {
 		return fmt.Errorf("check pgtq schema: %w", interpretError(err))
 	}
-	if !installed {
-		return ErrSchemaNotMigrated
+	if !hasSchema {
+		return fmt.Errorf("%w: the database has no schema pgtq; this binary needs schema %s", ErrSchemaNotMigrated, bin)
 	}
-	var hash string
-	err = q.QueryRow(ctx, `SELECT hash FROM pgtq.schema_functions`).Scan(&hash)
-	if errNoRows(err) || (err == nil && hash == "") {
-		// The migrations ran but the functions were never applied.
-		return ErrSchemaNotMigrated
+	if !hasVersion {
+		// Functions never applied, or applied by a binary older than schema versions.
+		return fmt.Errorf("%w: the database has no pgtq.schema_version(); this binary needs schema %s: "+
+			"upgrade the database (pgtq-migrate up with this version)", ErrSchemaNotMigrated, bin)
+	}
+	var migration, compatibleSince, patch *int64
+	err = q.QueryRow(ctx, `SELECT migration, patch, compatible_since FROM pgtq.schema_version()`).
+		Scan(&migration, &patch, &compatibleSince)
+	if errNoRows(err) {
+		// The migrations ran (or were rolled back) but the functions are not recorded.
+		return fmt.Errorf("%w: no schema version recorded; this binary needs schema %s", ErrSchemaNotMigrated, bin)
 	}
 	if err != nil {
 		return fmt.Errorf("check pgtq schema: %w", interpretError(err))
 	}
-	if want := sqlfs.FunctionsHash(); hash != want {
-		return fmt.Errorf("%w: database has functions %s, binary has %s", ErrSchemaMismatch, short(hash), short(want))
+	if migration == nil || patch == nil || compatibleSince == nil {
+		return fmt.Errorf("%w: the database's functions predate schema versions, this binary has schema %s: "+
+			"upgrade the database (pgtq-migrate up with this version)", ErrSchemaMismatch, bin)
+	}
+	have := sqlfs.Version{Migration: *migration, Patch: *patch}
+	switch {
+	case have.Migration < bin.Migration:
+		return fmt.Errorf("%w: the database has schema %s, older than this binary's %s: "+
+			"upgrade the database (pgtq-migrate up with this version)", ErrSchemaMismatch, have, bin)
+	case *compatibleSince > bin.Migration:
+		return fmt.Errorf("%w: the database has schema %s, which serves clients of schema %d.0 or newer, "+
+			"this binary has %s: upgrade this binary", ErrSchemaMismatch, have, *compatibleSince, bin)
 	}
 	return nil
-}
-
-// short abbreviates a hash for error messages.
-func short(h string) string {
-	if len(h) > 12 {
-		return h[:12]
-	}
-	return h
 }
 
 // Pool returns the pool the Client was created with.

@@ -1,8 +1,13 @@
 package driver
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -23,7 +28,8 @@ var (
 	ErrInvalidArgument = errors.New("pgtq: invalid argument")
 
 	// ErrInvalidPayload is returned by the enqueue methods when a payload cannot be encoded as JSON or is
-	// not a JSON object (SQLSTATE PQ004).
+	// not a JSON object (SQLSTATE PQ004), or when the database cannot store it (SQLSTATE 22P05, untranslatable
+	// character: e.g. a \u0000 escape in a JSON string, which jsonb rejects).
 	ErrInvalidPayload = errors.New("pgtq: invalid payload")
 
 	// ErrMessageNotFound is returned by Reschedule when the DLQ message does not exist (SQLSTATE PQ005).
@@ -35,7 +41,7 @@ var (
 
 	// ErrSchemaMismatch is returned by New when the database holds SQL functions of a different PGTQ
 	// version than this binary: migrate the database with this version.
-	ErrSchemaMismatch = errors.New("pgtq: database functions differ from this binary (run pgtq-migrate up)")
+	ErrSchemaMismatch = errors.New("pgtq: database schema outside this binary's compatibility window")
 )
 
 // SQLSTATEs of class PQ raised by the pgtq and pgmq SQL functions (see HACKING.md).
@@ -48,6 +54,9 @@ const (
 	// sqlStateUndefinedTable is PostgreSQL's own "relation does not exist"; pgmq functions raise it for
 	// an unknown queue, so it maps to ErrQueueNotFound as well.
 	sqlStateUndefinedTable = "42P01"
+	// sqlStateUntranslatableCharacter is PostgreSQL's 22P05, raised for a payload or header that jsonb
+	// cannot hold (\u0000 in a string, or a character the server encoding lacks): ErrInvalidPayload.
+	sqlStateUntranslatableCharacter = "22P05"
 )
 
 // dbError wraps a *pgconn.PgError together with the sentinel it maps to, so that both errors.Is(err,
@@ -83,7 +92,7 @@ func interpretError(err error) error {
 		sentinel = ErrInvalidQueueName
 	case sqlStateInvalidArgument:
 		sentinel = ErrInvalidArgument
-	case sqlStateInvalidPayload:
+	case sqlStateInvalidPayload, sqlStateUntranslatableCharacter:
 		sentinel = ErrInvalidPayload
 	case sqlStateMessageNotFound:
 		sentinel = ErrMessageNotFound
@@ -96,4 +105,29 @@ func interpretError(err error) error {
 // invalidArgf returns an ErrInvalidArgument whose message names the offending field.
 func invalidArgf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidArgument, fmt.Sprintf(format, args...))
+}
+
+// IsTransient reports whether err, returned by a Client method, may go away when the same call is made
+// again: the connection was lost or could not be made (SQLSTATE class 08, network errors, EOF, a connection
+// closed under the call, pgconn.SafeToRetry), the server is shutting down, crashed or starting (57P01,
+// 57P02, 57P03), or the transaction lost a race (40001 serialization failure, 40P01 deadlock). A lost
+// connection leaves the outcome of a write unknown: it may have committed. The caller's own ctx ending
+// and every other error (our PQ codes included) are not transient.
+func IsTransient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		code := pgErr.Code
+		return strings.HasPrefix(code, "08") || code == "57P01" || code == "57P02" || code == "57P03" ||
+			code == "40001" || code == "40P01"
+	}
+	var connErr *pgconn.ConnectError
+	var netErr net.Error
+	return pgconn.SafeToRetry(err) || errors.As(err, &connErr) || errors.As(err, &netErr) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) ||
+		// pgconn's error for a connection that died under an earlier call is not exported.
+		strings.Contains(err.Error(), "conn closed")
 }

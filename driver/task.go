@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -48,8 +49,14 @@ type ReadOptions struct {
 	// ConcurrencyLimit caps the number of tasks of the queue processing with a live lease, across all
 	// readers; Read claims only what may start now. Must not be negative. Defaults to 0 (no limit).
 	ConcurrencyLimit int
-	// MaxAttempts dead-letters (reason: lease expired) a task that is about to exceed this many attempts
-	// instead of delivering it. Must not be negative. Defaults to 0 (no limit).
+	// MaxLostLeases is the lost-lease budget: a task whose lease expired with no recorded outcome (its
+	// worker crashed or stalled) has lost a lease; when its lost leases reach MaxLostLeases, Read
+	// dead-letters it (with a DLQ; otherwise it is archived as failed) instead of delivering it again. Lost
+	// leases do not use the retry budget of Fail. Must not be negative. Defaults to 0 (no limit).
+	MaxLostLeases int
+	// Deprecated: MaxAttempts is the former name of MaxLostLeases (pgtq.read's max_attempts counted failures
+	// and lost leases together; the database now counts lost leases only). It is used only when MaxLostLeases
+	// is 0.
 	MaxAttempts int
 }
 
@@ -68,25 +75,31 @@ func readTasks(ctx context.Context, q Querier, queue string, qty int, lease time
 	if opts != nil {
 		o = *opts
 	}
-	if qty < 1 {
-		return nil, invalidArgf("qty must be >= 1, got %d", qty)
+	if qty < 1 || qty > math.MaxInt32 {
+		return nil, invalidArgf("qty must be between 1 and %d, got %d", math.MaxInt32, qty)
 	}
 	leaseSecs, err := secondsArg("lease", lease, time.Second)
 	if err != nil {
 		return nil, err
 	}
-	if o.ConcurrencyLimit < 0 {
-		return nil, invalidArgf("ReadOptions.ConcurrencyLimit must be >= 0, got %d", o.ConcurrencyLimit)
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"ConcurrencyLimit", o.ConcurrencyLimit}, {"MaxLostLeases", o.MaxLostLeases}, {"MaxAttempts", o.MaxAttempts}} {
+		if f.v < 0 || f.v > math.MaxInt32 {
+			return nil, invalidArgf("ReadOptions.%s must be between 0 and %d, got %d", f.name, math.MaxInt32, f.v)
+		}
 	}
-	if o.MaxAttempts < 0 {
-		return nil, invalidArgf("ReadOptions.MaxAttempts must be >= 0, got %d", o.MaxAttempts)
+	maxLost := o.MaxLostLeases
+	if maxLost == 0 {
+		maxLost = o.MaxAttempts
 	}
 	rows, err := q.Query(ctx, `
 		SELECT msg_id, attempt, task_id, group_key, enqueued_at, vt, payload, headers
 		FROM pgtq.read(queue_name => $1::text, qty => $2::integer, lease_seconds => $3::integer,
 		               lifo => $4::boolean, grouped => $5::boolean,
-		               concurrency_limit => $6::integer, max_attempts => $7::integer)`,
-		queue, qty, leaseSecs, o.LIFO, o.Grouped, nullIfZero(o.ConcurrencyLimit), nullIfZero(o.MaxAttempts))
+		               concurrency_limit => $6::integer, max_lost_leases => $7::integer)`,
+		queue, qty, leaseSecs, o.LIFO, o.Grouped, nullIfZero(o.ConcurrencyLimit), nullIfZero(maxLost))
 	if err != nil {
 		return nil, interpretError(err)
 	}
@@ -137,6 +150,11 @@ func (c *Client) Complete(ctx context.Context, queue string, msgID int64, attemp
 
 // CompleteTx is Complete inside the caller's transaction, so that a handler's own writes and the task's
 // completion commit (or roll back) together.
+//
+// Called by a worker's handler with the handler's ctx (or one derived from it), it tells the worker that
+// the task is completed (see WithCompleteHook): the worker then sends no completion of its own when the
+// handler returns nil, and logs no "lease lost". So the handler must return nil only once tx committed;
+// if it returns nil after a rollback, the task runs again when its lease ends.
 func (c *Client) CompleteTx(ctx context.Context, tx pgx.Tx, queue string, msgID int64, attempt int) (bool, error) {
 	if tx == nil {
 		return false, fmt.Errorf("complete %q msg %d: %w", queue, msgID, invalidArgf("tx is nil"))
@@ -144,7 +162,21 @@ func (c *Client) CompleteTx(ctx context.Context, tx pgx.Tx, queue string, msgID 
 	return complete(ctx, tx, queue, msgID, attempt)
 }
 
+type completeHookKey struct{}
+
+// WithCompleteHook returns a copy of ctx in which Complete and CompleteTx call hook after they completed
+// a task (pgtq.complete returned true), with the queue and the task's reference. Workers install one in
+// the ctx of each handler to learn that the handler completed its own task; with CompleteTx, the
+// completion is final only when the caller's transaction commits. hook must be fast and safe for
+// concurrent use.
+func WithCompleteHook(ctx context.Context, hook func(queue string, ref TaskRef)) context.Context {
+	return context.WithValue(ctx, completeHookKey{}, hook)
+}
+
 func complete(ctx context.Context, q Querier, queue string, msgID int64, attempt int) (bool, error) {
+	if err := checkAttempt(attempt); err != nil {
+		return false, fmt.Errorf("complete %q msg %d: %w", queue, msgID, err)
+	}
 	var ok bool
 	err := q.QueryRow(ctx,
 		`SELECT pgtq.complete(queue_name => $1::text, msg_id => $2::bigint, attempt => $3::integer)`,
@@ -152,7 +184,19 @@ func complete(ctx context.Context, q Querier, queue string, msgID int64, attempt
 	if err != nil {
 		return false, fmt.Errorf("complete %q msg %d: %w", queue, msgID, interpretError(err))
 	}
+	if hook, _ := ctx.Value(completeHookKey{}).(func(string, TaskRef)); ok && hook != nil {
+		hook(queue, TaskRef{MsgID: msgID, Attempt: attempt})
+	}
 	return ok, nil
+}
+
+// checkAttempt checks a lease token before it is sent as SQL integer: the database's tokens (read_ct)
+// are integers from 1 up, so anything else could only match another token after a conversion.
+func checkAttempt(attempt int) error {
+	if attempt < 1 || attempt > math.MaxInt32 {
+		return invalidArgf("attempt must be between 1 and %d, got %d", math.MaxInt32, attempt)
+	}
+	return nil
 }
 
 // CompleteMany completes several claimed tasks in one statement and returns the msg_ids that were
@@ -164,6 +208,9 @@ func (c *Client) CompleteMany(ctx context.Context, queue string, refs []TaskRef)
 	ids := make([]int64, len(refs))
 	attempts := make([]int32, len(refs))
 	for i, r := range refs {
+		if err := checkAttempt(r.Attempt); err != nil {
+			return nil, fmt.Errorf("complete %q msg %d: %w", queue, r.MsgID, err)
+		}
 		ids[i], attempts[i] = r.MsgID, int32(r.Attempt)
 	}
 	rows, err := c.pool.Query(ctx,
@@ -215,9 +262,12 @@ func (c *Client) Fail(ctx context.Context, queue string, msgID int64, attempt in
 	if opts != nil {
 		o = *opts
 	}
-	if o.MaxRetries < 0 {
+	if err := checkAttempt(attempt); err != nil {
+		return "", fmt.Errorf("fail %q msg %d: %w", queue, msgID, err)
+	}
+	if o.MaxRetries < 0 || o.MaxRetries > math.MaxInt32 {
 		return "", fmt.Errorf("fail %q msg %d: %w", queue, msgID,
-			invalidArgf("FailOptions.MaxRetries must be >= 0, got %d", o.MaxRetries))
+			invalidArgf("FailOptions.MaxRetries must be between 0 and %d, got %d", math.MaxInt32, o.MaxRetries))
 	}
 	retryDelay, err := secondsArg("FailOptions.RetryDelay", o.RetryDelay, 0)
 	if err != nil {
@@ -237,6 +287,9 @@ func (c *Client) Fail(ctx context.Context, queue string, msgID int64, attempt in
 // ExtendLease moves the end of a claimed task's lease to now + lease (rounded up to whole seconds): the
 // heartbeat of long tasks. It reports false when the lease was already lost. It calls pgtq.extend_lease.
 func (c *Client) ExtendLease(ctx context.Context, queue string, msgID int64, attempt int, lease time.Duration) (bool, error) {
+	if err := checkAttempt(attempt); err != nil {
+		return false, fmt.Errorf("extend lease %q msg %d: %w", queue, msgID, err)
+	}
 	leaseSecs, err := secondsArg("lease", lease, time.Second)
 	if err != nil {
 		return false, fmt.Errorf("extend lease %q msg %d: %w", queue, msgID, err)
@@ -256,6 +309,9 @@ func (c *Client) ExtendLease(ctx context.Context, queue string, msgID int64, att
 // call it for tasks they could not finish before shutting down. It reports false when the lease was lost.
 // It calls pgtq.release.
 func (c *Client) Release(ctx context.Context, queue string, msgID int64, attempt int) (bool, error) {
+	if err := checkAttempt(attempt); err != nil {
+		return false, fmt.Errorf("release %q msg %d: %w", queue, msgID, err)
+	}
 	var ok bool
 	err := c.pool.QueryRow(ctx,
 		`SELECT pgtq.release(queue_name => $1::text, msg_id => $2::bigint, attempt => $3::integer)`,

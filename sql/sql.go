@@ -31,8 +31,9 @@ var Statements embed.FS
 
 // FunctionsHash returns the SHA-256 (hex) of every file in functions/ and statements/, names and contents, in
 // name order.
-// The migrator records it in pgtq.schema_functions after applying the files, and the driver compares it with
-// the value in the database to tell whether the database holds the function bodies this binary was built with.
+// The migrator records it in pgtq.schema_functions, with the schema version (CurrentVersion), after applying
+// the files, and re-applies them when the database holds another hash; sql/versions.txt records it per
+// released version.
 func FunctionsHash() string {
 	h := sha256.New()
 	for _, f := range FunctionFiles() {

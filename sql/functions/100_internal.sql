@@ -11,6 +11,13 @@
 --   emits PostgreSQL's "relation ... already exists, skipping" NOTICEs, as pgmq does. Serialised per name
 --   by pgmq.acquire_queue_lock, so two sessions creating one queue cannot collide on the catalog.
 --   Raises P0001 for names that are too long or contain invalid characters (pgmq's texts).
+--
+-- pgmq._extension_exists(extension_name text) RETURNS boolean
+--   True when the extension is installed in this database (in any schema).
+--
+-- pgmq._ensure_pg_partman_installed() RETURNS void
+--   Raises P0001 'pg_partman is required for partitioned queues' (pgmq's text) unless pg_partman is
+--   installed. Called first by create_partitioned and convert_archive_partitioned.
 
 CREATE OR REPLACE FUNCTION pgmq._order_direction(direction text)
 RETURNS text
@@ -88,5 +95,25 @@ BEGIN
     INSERT INTO pgmq.meta (queue_name, is_partitioned, is_unlogged)
     VALUES (queue_name, false, is_unlogged)
     ON CONFLICT DO NOTHING;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION pgmq._extension_exists(extension_name text)
+RETURNS boolean
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension e WHERE e.extname = extension_name);
+$$;
+
+CREATE OR REPLACE FUNCTION pgmq._ensure_pg_partman_installed()
+RETURNS void
+LANGUAGE plpgsql
+STABLE
+AS $$
+BEGIN
+    IF NOT pgmq._extension_exists('pg_partman') THEN
+        RAISE EXCEPTION 'pg_partman is required for partitioned queues';
+    END IF;
 END;
 $$;

@@ -1,7 +1,8 @@
 -- pgmq.test_routing(routing_key text) RETURNS TABLE(pattern text, queue_name text, compiled_regex text)
 --
--- Dry run of topic routing: the bindings a message with this routing key would be delivered through,
--- ordered by queue and pattern. Sends nothing. Raises PQ003 for an invalid routing key.
+-- Dry run of topic routing: every binding whose compiled regex matches the routing key (a queue bound by
+-- several matching patterns appears once per pattern, although pgmq.send_topic sends it one copy), ordered
+-- by queue and pattern. Sends nothing. Raises P0001 with the texts of pgmq.validate_routing_key.
 
 CREATE OR REPLACE FUNCTION pgmq.test_routing(routing_key text)
 RETURNS TABLE (pattern text, queue_name text, compiled_regex text)

@@ -123,8 +123,16 @@ func TestDriverPruneDue(t *testing.T) {
 	require.NoError(t, err)
 	_, err = b.pool.Exec(b.ctx, `UPDATE pgmq.a_`+queue+` SET archived_at = archived_at - interval '2 hours'`)
 	require.NoError(t, err)
+	// Below the queue's retention (7 days by default) prune_due deletes nothing, whatever it is asked.
+	n, ran, err := b.client.PruneDue(b.ctx, queue, time.Hour, 0, 0)
+	require.NoError(t, err)
+	require.True(t, ran)
+	require.Zero(t, n, "rows younger than the retention stay")
+	require.NoError(t, b.client.SetRetention(b.ctx, queue, time.Hour))
+	_, err = b.pool.Exec(b.ctx, `UPDATE pgtq.queues SET last_pruned_at = NULL WHERE queue_name = $1`, queue)
+	require.NoError(t, err)
 
-	n, ran, err := b.client.PruneDue(b.ctx, queue, time.Hour, 0, time.Hour)
+	n, ran, err = b.client.PruneDue(b.ctx, queue, time.Hour, 0, time.Hour)
 	require.NoError(t, err)
 	require.True(t, ran, "first call runs")
 	require.EqualValues(t, 1, n)

@@ -3,6 +3,8 @@ package gotest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pgtq/pgtq/driver"
 	"github.com/pgtq/pgtq/internal/pgtest"
 	"github.com/pgtq/pgtq/migrate"
 	pgtqsql "github.com/pgtq/pgtq/sql"
@@ -319,4 +322,298 @@ func TestMigrateRefusesBesideThePgmqExtension(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx,
 		"SELECT count(*) FROM pg_namespace WHERE nspname IN ('pgmq', 'pgtq')").Scan(&schemas))
 	require.Zero(t, schemas, "a refused migration must leave no schema behind")
+}
+
+// functionBody returns the source of a function, to tell whether a migration replaced it.
+func functionBody(t *testing.T, pool *pgxpool.Pool, fn string) string {
+	t.Helper()
+	var src string
+	require.NoError(t, pool.QueryRow(context.Background(), "SELECT prosrc FROM pg_proc WHERE oid = $1::regprocedure", fn).Scan(&src))
+	return src
+}
+
+// recordVersion makes the database look migrated by a binary of schema S.P whose clients go back to since.
+func recordVersion(t *testing.T, pool *pgxpool.Pool, v pgtqsql.Version, since int64, hash string) {
+	t.Helper()
+	_, err := pool.Exec(context.Background(), `UPDATE pgtq.schema_functions
+		SET migration = $1, patch = $2, compatible_since = $3, hash = $4`, v.Migration, v.Patch, since, hash)
+	require.NoError(t, err)
+}
+
+func TestMigrateRecordsSchemaVersion(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewDB(t)
+
+	var migration, since int64
+	var patch int32
+	var hash string
+	require.NoError(t, pool.QueryRow(ctx, "SELECT migration, patch, compatible_since, hash FROM pgtq.schema_version()").
+		Scan(&migration, &patch, &since, &hash))
+	bin := pgtqsql.CurrentVersion()
+	require.Equal(t, bin, pgtqsql.Version{Migration: migration, Patch: int64(patch)})
+	require.Equal(t, int64(pgtqsql.CompatibleSince), since)
+	require.Equal(t, pgtqsql.FunctionsHash(), hash)
+
+	m, err := migrate.New(pool, nil)
+	require.NoError(t, err)
+	defer m.Close()
+	require.Equal(t, m.LatestVersion(), bin.Migration, "S is the newest embedded migration")
+	st, err := m.Status(ctx)
+	require.NoError(t, err)
+	require.NotNil(t, st.Recorded)
+	require.True(t, st.Recorded.Versioned)
+	require.Equal(t, bin, st.Recorded.Version)
+	require.False(t, st.Newer())
+}
+
+func TestMigrateUpRefusesNewerSchema(t *testing.T) {
+	t.Parallel()
+	bin := pgtqsql.CurrentVersion()
+	for _, tc := range []struct {
+		name  string
+		newer pgtqsql.Version
+	}{
+		{"NewerPatch", pgtqsql.Version{Migration: bin.Migration, Patch: bin.Patch + 1}},
+		{"NewerMigration", pgtqsql.Version{Migration: bin.Migration + 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			pool := pgtest.NewDB(t)
+			// The newer binary installed other function bodies, under another hash.
+			def := ""
+			require.NoError(t, pool.QueryRow(ctx, "SELECT pg_get_functiondef('pgtq.next_due(text)'::regprocedure)").Scan(&def))
+			_, err := pool.Exec(ctx, strings.Replace(def, "BEGIN", "BEGIN\n    -- newer body", 1))
+			require.NoError(t, err)
+			recordVersion(t, pool, tc.newer, bin.Migration, "newer-binary")
+			before := schemaFingerprint(t, pool)
+
+			m, err := migrate.New(pool, nil)
+			require.NoError(t, err)
+			defer m.Close()
+			st, err := m.Status(ctx)
+			require.NoError(t, err)
+			require.True(t, st.Newer())
+
+			res, err := m.Up(ctx)
+			require.ErrorIs(t, err, migrate.ErrSchemaNewer)
+			require.ErrorContains(t, err, tc.newer.String())
+			require.ErrorContains(t, err, bin.String())
+			require.False(t, res.FunctionsApplied)
+			require.Contains(t, functionBody(t, pool, "pgtq.next_due(text)"), "newer body")
+			require.Equal(t, before, schemaFingerprint(t, pool))
+			hash, err := migrate.RecordedFunctionsHash(ctx, pool)
+			require.NoError(t, err)
+			require.Equal(t, "newer-binary", hash)
+		})
+	}
+
+	t.Run("UnknownMigration", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		pool := pgtest.NewDB(t)
+		_, err := pool.Exec(ctx, `INSERT INTO public.pgtq_migrations (version_id, is_applied) VALUES ($1, true)`,
+			bin.Migration+1)
+		require.NoError(t, err)
+		m, err := migrate.New(pool, nil)
+		require.NoError(t, err)
+		defer m.Close()
+		_, err = m.Up(ctx)
+		require.ErrorIs(t, err, migrate.ErrSchemaNewer)
+		require.ErrorContains(t, err, fmt.Sprintf("migration %d", bin.Migration+1))
+	})
+}
+
+func TestMigrateUpOlderOrSameVersion(t *testing.T) {
+	t.Parallel()
+	bin := pgtqsql.CurrentVersion()
+
+	t.Run("OlderIsApplied", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		pool := pgtest.NewDB(t)
+		recordVersion(t, pool, pgtqsql.Version{Migration: bin.Migration - 1, Patch: 3}, 1, "older-binary")
+		m, err := migrate.New(pool, nil)
+		require.NoError(t, err)
+		defer m.Close()
+		res, err := m.Up(ctx)
+		require.NoError(t, err)
+		require.True(t, res.FunctionsApplied)
+		st, err := m.Status(ctx)
+		require.NoError(t, err)
+		require.Equal(t, bin, st.Recorded.Version)
+		require.True(t, st.UpToDate())
+	})
+
+	t.Run("SameVersionOtherHashIsReappliedWithWarning", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		pool := pgtest.NewDB(t)
+		recordVersion(t, pool, bin, pgtqsql.CompatibleSince, "development-build")
+		var log strings.Builder
+		var mu sync.Mutex
+		m, err := migrate.New(pool, &migrate.Options{Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &log}, nil))})
+		require.NoError(t, err)
+		defer m.Close()
+		res, err := m.Up(ctx)
+		require.NoError(t, err)
+		require.True(t, res.FunctionsApplied)
+		mu.Lock()
+		defer mu.Unlock()
+		require.Contains(t, log.String(), "level=WARN")
+		require.Contains(t, log.String(), "FunctionsPatch")
+	})
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *strings.Builder
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func TestMigrateLoadsStatementTemplates(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewDB(t)
+	// A leftover of an older binary, and a changed hash so that up re-applies.
+	_, err := pool.Exec(ctx, `INSERT INTO pgtq.statement_templates (stmt, body) VALUES ('gone', 'SELECT 1')`)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `UPDATE pgtq.schema_functions SET hash = 'other', migration = migration - 1`)
+	require.NoError(t, err)
+	require.NoError(t, migrate.Up(ctx, pool))
+
+	want := map[string]string{}
+	for _, f := range pgtqsql.StatementFiles() {
+		want[strings.TrimSuffix(f.Name, ".sql")] = f.Body
+	}
+	rows, err := pool.Query(ctx, `SELECT stmt, body FROM pgtq.statement_templates`)
+	require.NoError(t, err)
+	have := map[string]string{}
+	for rows.Next() {
+		var stmt, body string
+		require.NoError(t, rows.Scan(&stmt, &body))
+		have[stmt] = body
+	}
+	require.NoError(t, rows.Err())
+	require.NotEmpty(t, want)
+	require.Equal(t, want, have)
+}
+
+func TestMigrateStatusOnEmptyDatabaseChangesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, _ := emptyPool(t)
+	m, err := migrate.New(pool, nil)
+	require.NoError(t, err)
+	defer m.Close()
+
+	st, err := m.Status(ctx)
+	require.NoError(t, err)
+	require.False(t, st.Migrated())
+	require.Nil(t, st.Recorded)
+	require.Len(t, st.Migrations, int(m.LatestVersion()))
+	v, err := m.Version(ctx)
+	require.NoError(t, err)
+	require.Zero(t, v)
+	var created bool
+	require.NoError(t, pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, migrate.VersionTableDefault).Scan(&created))
+	require.False(t, created, "status must not create goose's version table")
+}
+
+func TestMigrateStatusAsAdminRole(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := pgtest.NewRoleURL(t, pgtest.NewDBURL(t), "pgtq_admin")
+	pool, err := pgxpool.New(ctx, url)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+
+	m, err := migrate.New(pool, nil)
+	require.NoError(t, err)
+	defer m.Close()
+	st, err := m.Status(ctx)
+	require.NoError(t, err)
+	require.True(t, st.UpToDate())
+	require.Equal(t, pgtqsql.CurrentVersion(), st.Recorded.Version)
+}
+
+func TestMigrateDriverNewAsEachRole(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.NewDBURL(t)
+	for _, group := range pgtest.Groups {
+		t.Run(group, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			pool, err := pgxpool.New(ctx, pgtest.NewRoleURL(t, dbURL, group))
+			require.NoError(t, err)
+			t.Cleanup(pool.Close)
+			var user string
+			require.NoError(t, pool.QueryRow(ctx, "SELECT current_user").Scan(&user))
+			require.NotEqual(t, "postgres", user)
+			_, err = driver.New(ctx, pool)
+			require.NoError(t, err)
+		})
+	}
+}
+
+func TestMigrateDriverNewSchemaWindow(t *testing.T) {
+	t.Parallel()
+	bin := pgtqsql.CurrentVersion()
+	s := bin.Migration
+	for _, tc := range []struct {
+		name     string
+		version  pgtqsql.Version
+		since    int64
+		wantErr  error
+		contains []string
+	}{
+		{name: "Same", version: bin, since: pgtqsql.CompatibleSince},
+		{name: "NewerPatch", version: pgtqsql.Version{Migration: s, Patch: bin.Patch + 1}, since: s},
+		{name: "NewerSchemaServingThisBinary", version: pgtqsql.Version{Migration: s + 1, Patch: 2}, since: s},
+		{name: "NewerSchemaDroppingThisBinary", version: pgtqsql.Version{Migration: s + 1}, since: s + 1,
+			wantErr: driver.ErrSchemaMismatch, contains: []string{fmt.Sprintf("%d.0", s+1), bin.String(), "upgrade this binary"}},
+		{name: "OlderSchema", version: pgtqsql.Version{Migration: s - 1, Patch: 9}, since: 1,
+			wantErr: driver.ErrSchemaMismatch, contains: []string{fmt.Sprintf("%d.9", s-1), bin.String(), "upgrade the database"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			dbURL := pgtest.NewDBURL(t)
+			owner, err := pgxpool.New(ctx, dbURL)
+			require.NoError(t, err)
+			t.Cleanup(owner.Close)
+			recordVersion(t, owner, tc.version, tc.since, "some-other-hash")
+			// The check runs as a worker would: through pgtq.schema_version(), without rights on any table.
+			pool, err := pgxpool.New(ctx, pgtest.NewRoleURL(t, dbURL, "pgtq_worker"))
+			require.NoError(t, err)
+			t.Cleanup(pool.Close)
+
+			_, err = driver.New(ctx, pool)
+			if tc.wantErr == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, tc.wantErr)
+			for _, s := range tc.contains {
+				require.ErrorContains(t, err, s)
+			}
+		})
+	}
+
+	t.Run("Unversioned", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		pool := pgtest.NewDB(t)
+		_, err := pool.Exec(ctx, `UPDATE pgtq.schema_functions SET migration = NULL, patch = NULL, compatible_since = NULL`)
+		require.NoError(t, err)
+		_, err = driver.New(ctx, pool)
+		require.ErrorIs(t, err, driver.ErrSchemaMismatch)
+		require.ErrorContains(t, err, "upgrade the database")
+	})
 }

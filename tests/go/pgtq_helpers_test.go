@@ -133,7 +133,7 @@ func tqMustEnqueue(ctx context.Context, t *testing.T, q tqQuerier, queue string,
 func tqReadTasks(ctx context.Context, q tqQuerier, queue string, qty, lease int32, o tqReadOpts) ([]tqTask, error) {
 	rows, err := q.Query(ctx,
 		`SELECT * FROM pgtq.read(queue_name => $1, qty => $2, lease_seconds => $3, lifo => $4, grouped => $5,
-		    concurrency_limit => $6, max_attempts => $7)`,
+		    concurrency_limit => $6, max_lost_leases => $7)`,
 		queue, qty, lease, o.lifo, o.grouped, o.concurrencyLimit, o.maxAttempts)
 	if err != nil {
 		return nil, err

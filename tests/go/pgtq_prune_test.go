@@ -58,8 +58,11 @@ func TestPgtqPruneDueRunsOncePerInterval(t *testing.T) {
 	ctx, f := tqNewFixture(t)
 	const queue, callers = "pruned", 4
 	tqCreateQueue(ctx, t, f.pool, queue, true)
+	// prune_due never prunes below the queue's retention: allow a day.
+	_, err := f.pool.Exec(ctx, `SELECT pgtq.set_retention($1, interval '1 day')`, queue)
+	require.NoError(t, err)
 	old := tqFillArchives(ctx, t, f.pool, queue, 60, 8)
-	_, err := f.pool.Exec(ctx, `
+	_, err = f.pool.Exec(ctx, `
 		UPDATE pgmq.a_pruned SET archived_at = archived_at - interval '2 days';
 		UPDATE pgmq.a_pruned_dlq SET archived_at = archived_at - interval '2 days';`)
 	require.NoError(t, err)

@@ -182,7 +182,8 @@ func TestPgtqReadExpiredLeaseMovesToAnotherReader(t *testing.T) {
 		queue, stale.MsgID, stale.Attempt).Scan(&released))
 	require.False(t, released, "release with a stale attempt")
 
-	// The stale calls changed nothing: same attempt, same lease, no error recorded.
+	// The stale calls changed nothing: same attempt, same lease, no failure recorded (only the lost lease
+	// that the second read counted).
 	var readCt int32
 	var vt time.Time
 	var headers map[string]any
@@ -190,7 +191,8 @@ func TestPgtqReadExpiredLeaseMovesToAnotherReader(t *testing.T) {
 		Scan(&readCt, &vt, &headers))
 	require.Equal(t, int32(2), readCt)
 	require.WithinDuration(t, fresh.VT, vt, time.Millisecond)
-	require.NotContains(t, headers, "x-pgtq-errors")
+	require.Equal(t, []any{"lease expired"}, headers["x-pgtq-errors"], "only the lost lease is recorded")
+	require.Equal(t, float64(1), headers["x-pgtq-lost-leases"])
 
 	ok, err = tqComplete(ctx, second, queue, fresh.MsgID, fresh.Attempt)
 	require.NoError(t, err)

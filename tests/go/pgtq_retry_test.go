@@ -58,11 +58,7 @@ func TestPgtqRetryToDeadLetterAndReschedule(t *testing.T) {
 		MsgID     int64           `json:"msg_id"`
 		QueueName string          `json:"queue_name"`
 		Message   json.RawMessage `json:"message"`
-		Errors    []struct {
-			Attempt int32  `json:"attempt"`
-			Error   string `json:"error"`
-			At      string `json:"at"`
-		} `json:"errors"`
+		Errors    []string        `json:"errors"` // the seed's format: error strings
 	}
 	var dlqHeaders map[string]any
 	require.Equal(t, int64(1), tqCount(ctx, t, f.pool, `SELECT count(*) FROM pgmq.q_retry_dlq`), "one DLQ entry")
@@ -71,9 +67,19 @@ func TestPgtqRetryToDeadLetterAndReschedule(t *testing.T) {
 	require.Equal(t, id, body.MsgID)
 	require.Equal(t, queue, body.QueueName)
 	require.JSONEq(t, `{"to": "x@y"}`, string(body.Message))
-	require.Len(t, body.Errors, 3)
-	for i, e := range body.Errors {
+	require.Equal(t, []string{"smtp down", "smtp down", "smtp down"}, body.Errors)
+	var errorLog []struct {
+		Attempt int32  `json:"attempt"`
+		Error   string `json:"error"`
+		At      string `json:"at"`
+		Kind    string `json:"kind"`
+	}
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT headers->'x-pgtq-error-log' FROM pgmq.q_retry_dlq WHERE msg_id = $1`, dlqID).
+		Scan(&errorLog))
+	require.Len(t, errorLog, 3)
+	for i, e := range errorLog {
 		require.Equal(t, int32(i+1), e.Attempt)
+		require.Equal(t, "failure", e.Kind)
 		require.Equal(t, "smtp down", e.Error)
 		var at time.Time
 		require.NoError(t, f.pool.QueryRow(ctx, `SELECT $1::timestamptz`, e.At).Scan(&at), "errors[%d].at", i)

@@ -50,6 +50,8 @@ func TestWorkerPrunes(t *testing.T) {
 	require.Positive(t, oldRows)
 	totalBefore := int64(tasks) + dlqArchived
 
+	// Workers never prune below the queue's retention (7 days unless an admin lowers it).
+	require.NoError(t, b.client.SetRetention(b.ctx, q, time.Hour))
 	// Batch size 2 forces several batches in one run.
 	_, _ = b.runWorker(t, &worker.Options{Processors: []*worker.Processor{p}, PruneInterval: 200 * time.Millisecond,
 		PruneBatchSize: 2, ArchiveRetention: time.Hour})

@@ -19,12 +19,13 @@ type numPayload struct {
 	Key string `json:"key,omitempty"`
 }
 
-// errorsHeader returns the x-pgtq-errors texts of the archived (or DLQ'd) original msgID.
+// errorTexts returns the x-pgtq-errors texts (the seed's list of strings) of the archived (or DLQ'd) original
+// msgID.
 func (b *workerBundle) errorTexts(t *testing.T, queue string, msgID int64) []string {
 	t.Helper()
 	rows, err := b.pool.Query(b.ctx, `
-		SELECT e->>'error' FROM `+table("a", queue)+` a,
-		       jsonb_array_elements(COALESCE(a.headers->'x-pgtq-errors', '[]')) e
+		SELECT e FROM `+table("a", queue)+` a,
+		       jsonb_array_elements_text(COALESCE(a.headers->'x-pgtq-errors', '[]')) e
 		WHERE a.msg_id = $1`, msgID)
 	require.NoError(t, err)
 	defer rows.Close()

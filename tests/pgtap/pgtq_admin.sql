@@ -3,7 +3,7 @@
 -- next_due, prune (batches, queue archive + DLQ archive) and prune_due (one run per interval).
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(47);
+SELECT plan(48);
 
 SELECT results_eq(
     $$SELECT p.proname::text COLLATE "default", pg_get_function_arguments(p.oid), pg_get_function_result(p.oid)
@@ -26,6 +26,7 @@ SELECT results_eq(
     ('read', 'queue_name text, qty integer, lease_seconds integer, lifo boolean DEFAULT false, grouped boolean DEFAULT false, concurrency_limit integer DEFAULT NULL::integer, max_lost_leases integer DEFAULT NULL::integer', 'SETOF pgtq.task'),
     ('release', 'queue_name text, msg_id bigint, attempt integer', 'boolean'),
     ('reschedule', 'queue_name text, dlq_msg_id bigint', 'bigint'),
+    ('schema_version', '', 'TABLE(migration bigint, patch integer, compatible_since bigint, hash text, applied_at timestamp with time zone)'),
     ('set_retention', 'queue_name text, retention interval', 'void'),
     ('stats', 'queue_name text', 'pgtq.stats')
     $$,
@@ -50,6 +51,7 @@ SELECT ok(has_function_privilege('pgtq_producer', 'pgtq.enqueue(text,jsonb,text,
 SELECT ok(has_function_privilege('pgtq_producer', 'pgtq.enqueue_batch(text,jsonb[],text[],integer,jsonb[])', 'EXECUTE'), 'producer may enqueue_batch');
 SELECT ok(NOT has_function_privilege('pgtq_producer', 'pgtq.read(text,integer,integer,boolean,boolean,integer,integer)', 'EXECUTE'), 'producer may not read');
 SELECT ok(NOT has_function_privilege('pgtq_producer', 'pgtq.complete(text,bigint,integer)', 'EXECUTE'), 'producer may not complete');
+SELECT ok(has_function_privilege('pgtq_producer', 'pgtq.schema_version()', 'EXECUTE'), 'producer may read the schema version (driver.New)');
 SELECT ok(NOT has_table_privilege('pgtq_producer', 'pgtq.queues', 'SELECT'), 'producer has no table rights');
 SELECT ok((SELECT bool_and(has_function_privilege('pgtq_worker', f, 'EXECUTE')) FROM unnest(ARRAY[
     'pgtq.read(text,integer,integer,boolean,boolean,integer,integer)', 'pgtq.complete(text,bigint,integer)',
