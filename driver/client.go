@@ -156,7 +156,22 @@ func (c *Client) DropQueue(ctx context.Context, name string) (bool, error) {
 }
 
 // NotifyChannel returns the LISTEN/NOTIFY channel on which the database announces new tasks of queue:
-// "pgmq.q_<lower(queue)>.INSERT". Quote it when listening (pgx.Identifier{ch}.Sanitize()).
+// "pgmq.<queue table>.INSERT", the queue table being "q_" + the queue name lower-cased by the database's own
+// lower() (the rule of pgmq.format_table_name, which pgtq roles may not call), so that it matches the
+// channel the insert trigger notifies whatever the characters. Quote it when listening
+// (pgx.Identifier{ch}.Sanitize()).
+func (c *Client) NotifyChannel(ctx context.Context, queue string) (string, error) {
+	var ch string
+	if err := c.pool.QueryRow(ctx, `SELECT 'pgmq.' || lower('q_' || $1::text) || '.INSERT'`, queue).Scan(&ch); err != nil {
+		return "", fmt.Errorf("notify channel of %q: %w", queue, interpretError(err))
+	}
+	return ch, nil
+}
+
+// NotifyChannel returns "pgmq.q_<lower(queue)>.INSERT" lower-cased by Go's rules.
+//
+// Deprecated: Go's lower-casing differs from the database's for some characters; use
+// (*Client).NotifyChannel, which asks the database.
 func NotifyChannel(queue string) string {
 	return "pgmq.q_" + strings.ToLower(queue) + ".INSERT"
 }

@@ -114,6 +114,10 @@ func invalidArgf(format string, args ...any) error {
 // connection leaves the outcome of a write unknown: it may have committed. The caller's own ctx ending
 // and every other error (our PQ codes included) are not transient.
 func IsTransient(err error) bool {
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &connErr) {
+		return true // also a connect_timeout, which is not the caller's deadline
+	}
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
@@ -123,9 +127,8 @@ func IsTransient(err error) bool {
 		return strings.HasPrefix(code, "08") || code == "57P01" || code == "57P02" || code == "57P03" ||
 			code == "40001" || code == "40P01"
 	}
-	var connErr *pgconn.ConnectError
 	var netErr net.Error
-	return pgconn.SafeToRetry(err) || errors.As(err, &connErr) || errors.As(err, &netErr) ||
+	return pgconn.SafeToRetry(err) || errors.As(err, &netErr) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) ||
 		// pgconn's error for a connection that died under an earlier call is not exported.

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"github.com/pgtq/pgtq/driver"
@@ -20,6 +19,8 @@ const (
 type completion struct {
 	ps  *procState
 	ref driver.TaskRef
+	// leaseEnd is when the task's lease ends (local clock): retrying the completion is pointless after it.
+	leaseEnd time.Time
 }
 
 // completer completes tasks in batches (group commit) until stop is closed. Executors hand it their
@@ -27,8 +28,9 @@ type completion struct {
 // commit of its completion overlaps the next claim (they run on different pool connections). It takes the
 // first pending completion, lingers up to completeLinger for more while other tasks still run (an idle
 // worker's single completion goes out at once), and sends everything in one array pgtq.complete per
-// queue; completions arriving during a flush share the next one. On stop it flushes what is pending
-// before returning, so Run never returns with a finished task left uncompleted.
+// queue; completions arriving during a flush share the next one. A flush that fails for a transient reason
+// is retried (see ack.go) while the next completions wait. On stop it flushes everything pending before
+// returning, so Run never returns with a finished task left uncompleted.
 func (w *Worker) completer(stop <-chan struct{}) {
 	linger := time.NewTimer(0)
 	defer linger.Stop()
@@ -39,8 +41,13 @@ func (w *Worker) completer(stop <-chan struct{}) {
 		case c := <-w.completions:
 			batch = append(batch, c)
 		case <-stop:
-			w.flush(w.drainCompletions(nil))
-			return
+			for {
+				rest := w.drainCompletions(nil)
+				if len(rest) == 0 {
+					return
+				}
+				w.flush(rest)
+			}
 		}
 		batch = w.drainCompletions(batch)
 		if len(batch) < completeBatchMax && w.busy() {
@@ -95,33 +102,16 @@ func (w *Worker) flush(batch []completion) {
 	if len(batch) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
-	defer cancel()
 	var order []*procState
-	byProc := map[*procState][]driver.TaskRef{}
+	byProc := map[*procState][]completion{}
 	for _, c := range batch {
 		if _, ok := byProc[c.ps]; !ok {
 			order = append(order, c.ps)
 		}
-		byProc[c.ps] = append(byProc[c.ps], c.ref)
+		byProc[c.ps] = append(byProc[c.ps], c)
 	}
 	for _, ps := range order {
-		refs := byProc[ps]
-		q := ps.p.queue
-		done, err := w.client.CompleteMany(ctx, q, refs)
-		if err != nil {
-			w.log.Error("pgtq: complete failed; the tasks will run again after their lease", "queue", q,
-				"tasks", len(refs), "error", err)
-			continue
-		}
-		if len(done) < len(refs) {
-			for _, r := range refs {
-				if !slices.Contains(done, r.MsgID) {
-					w.log.Warn("pgtq: lease lost before complete; another worker has the task", "queue", q,
-						"msg_id", r.MsgID, "attempt", r.Attempt)
-				}
-			}
-		}
+		w.completeQueue(ps, byProc[ps])
 		if ps.p.opts.Grouped || ps.p.opts.ConcurrencyLimit > 0 {
 			ps.dirty.Store(true)
 			w.signal()
@@ -129,13 +119,112 @@ func (w *Worker) flush(batch []completion) {
 	}
 }
 
+// completeQueue completes the tasks of one queue in one statement, retrying it while it fails for a
+// transient reason and dropping from it the tasks whose acknowledgement deadline passed. When it fails for
+// another reason (a bad entry, the queue dropped), the tasks are completed one by one, so that one task
+// cannot cost the others their completion and each failure is reported with its task.
+func (w *Worker) completeQueue(ps *procState, items []completion) {
+	q := ps.p.queue
+	for tries := 1; ; tries++ {
+		refs := make([]driver.TaskRef, len(items))
+		for i, c := range items {
+			refs[i] = c.ref
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
+		done, err := w.client.CompleteMany(ctx, q, refs)
+		timedOut := ctx.Err() != nil
+		cancel()
+		if err == nil {
+			ids := make(map[int64]bool, len(done))
+			for _, id := range done {
+				ids[id] = true
+			}
+			for _, c := range items {
+				if !ids[c.ref.MsgID] {
+					w.notCompleted(c, tries > 1)
+				}
+			}
+			return
+		}
+		if !ackRetryable(err, timedOut) {
+			w.log.Error("pgtq: batch complete failed; completing its tasks one by one", "queue", q,
+				"tasks", len(items), "error", err)
+			for _, c := range items {
+				w.completeOne(c)
+			}
+			return
+		}
+		if tries == 1 {
+			w.log.Warn("pgtq: complete failed; retrying", "queue", q, "tasks", len(items), "error", err)
+		}
+		wait := backoff(tries, ackBackoffMin, ackBackoffMax)
+		next := time.Now().Add(wait)
+		keep := items[:0]
+		for _, c := range items {
+			if next.Before(w.ackDeadline(c.leaseEnd)) {
+				keep = append(keep, c)
+				continue
+			}
+			w.log.Error("pgtq: complete failed until the lease ended or shutdown timed out; the task will run again",
+				"queue", q, "msg_id", c.ref.MsgID, "attempt", c.ref.Attempt, "tries", tries, "error", err)
+		}
+		items = keep
+		if len(items) == 0 {
+			return
+		}
+		time.Sleep(wait) // backoff between tries, not a wait for a condition
+	}
+}
+
+// completeOne completes one task (the fallback of a batch that failed for good), with retries.
+func (w *Worker) completeOne(c completion) {
+	q := c.ps.p.queue
+	log := w.log.With("queue", q, "msg_id", c.ref.MsgID, "attempt", c.ref.Attempt)
+	var ok bool
+	tries, err := w.retryAck(func() time.Time { return w.ackDeadline(c.leaseEnd) }, log, "complete",
+		func(ctx context.Context) error {
+			var err error
+			ok, err = w.client.Complete(ctx, q, c.ref.MsgID, c.ref.Attempt)
+			return err
+		})
+	switch {
+	case err != nil:
+		log.Error("pgtq: complete failed; the task will run again after its lease", "tries", tries, "error", err)
+	case !ok:
+		w.notCompleted(c, tries > 1)
+	}
+}
+
+// notCompleted reports a completion that found the task no longer leased to its attempt. After a retry
+// (the earlier try's reply was lost) and before the lease's end, only the earlier try can have done that.
+func (w *Worker) notCompleted(c completion, retried bool) {
+	log := w.log.With("queue", c.ps.p.queue, "msg_id", c.ref.MsgID, "attempt", c.ref.Attempt)
+	switch {
+	case retried && time.Now().Before(c.leaseEnd):
+		log.Debug("pgtq: task already completed by a try whose reply was lost")
+	case retried:
+		log.Warn("pgtq: complete found the task gone: completed by a try whose reply was lost, or lease lost")
+	default:
+		log.Warn("pgtq: lease lost before complete; another worker has the task")
+	}
+}
+
 // complete hands a successful task to the completer without waiting for the commit. It blocks only when
-// the completer is that far behind (backpressure), at most until ctx ends.
-func (w *Worker) complete(ctx context.Context, ps *procState, msgID int64, attempt int) {
+// the completer is that far behind (backpressure, e.g. while it retries through a database outage), at most
+// until the task's lease ends, when completing it is pointless.
+func (w *Worker) complete(ps *procState, msgID int64, attempt int, leaseEnd time.Time) {
+	c := completion{ps: ps, ref: driver.TaskRef{MsgID: msgID, Attempt: attempt}, leaseEnd: leaseEnd}
 	select {
-	case w.completions <- completion{ps: ps, ref: driver.TaskRef{MsgID: msgID, Attempt: attempt}}:
-	case <-ctx.Done():
-		w.log.Error("pgtq: completer backlog full; the task will run again after its lease", "queue", ps.p.queue,
-			"msg_id", msgID, "attempt", attempt, "error", context.Cause(ctx))
+	case w.completions <- c:
+		return
+	default:
+	}
+	t := time.NewTimer(time.Until(leaseEnd))
+	defer t.Stop()
+	select {
+	case w.completions <- c:
+	case <-t.C:
+		w.log.Error("pgtq: completer backlog full until the lease ended; the task will run again", "queue", ps.p.queue,
+			"msg_id", msgID, "attempt", attempt)
 	}
 }

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -10,8 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgxlisten"
-
-	"github.com/pgtq/pgtq/driver"
 )
 
 const (
@@ -28,10 +25,7 @@ const (
 func (w *Worker) listen(ctx context.Context) {
 	var failures atomic.Int32
 	var listened atomic.Int32 // channels listened on the current connection
-	byChannel := map[string]*procState{}
-	for _, ps := range w.procs {
-		byChannel[driver.NotifyChannel(ps.p.queue)] = ps
-	}
+	byChannel := w.channels   // from the database (Client.NotifyChannel), looked up by Run
 	cfg := w.client.Pool().Config().ConnConfig.Copy()
 	cfg.RuntimeParams["application_name"] = ListenerApplicationName
 
@@ -82,7 +76,12 @@ func (w *Worker) listen(ctx context.Context) {
 	for ch := range byChannel {
 		l.Handle(ch, handler)
 	}
-	if err := l.Listen(ctx); err != nil && !errors.Is(err, context.Canceled) {
+	err := l.Listen(ctx)
+	switch {
+	case ctx.Err() != nil:
+		// Run's ctx ended (cancelled or past its deadline): the normal way to stop.
+		w.log.Debug("pgtq: listener stopped")
+	case err != nil:
 		w.log.Error("pgtq: listener stopped", "error", fmt.Errorf("listen: %w", err))
 	}
 	w.listening.Store(false)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -40,8 +41,11 @@ const connectTimeout = 15 * time.Second
 //
 // Main parses the flags (run the binary with --help), connects to --database-url (else DATABASE_URL,
 // else the standard PG* variables), runs a Worker until SIGINT or SIGTERM, shuts it down gracefully and
-// exits: 0 after a clean shutdown, 2 for bad flags, 1 when the database is unreachable or not migrated.
-// A second signal during shutdown kills the process at once.
+// exits: 0 after a clean shutdown, 2 for bad flags or when a processor's queue does not exist in the
+// database (the message names each missing queue), 1 when the database is unreachable or not migrated.
+// A second signal during shutdown kills the process at once. The time flags take a number in the unit of
+// their name (the seed's form) or a Go duration ("90s", "12h"); logs go to stderr as --log-format at
+// --log-level.
 func Main(processors ...*Processor) {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	go func() {
@@ -65,17 +69,66 @@ func (s *stringList) Set(v string) error {
 	return nil
 }
 
+// durationFlag is a time flag that takes a number in its unit (the seed's form: "1.5" seconds) or a Go
+// duration ("1500ms", "12h").
+type durationFlag struct {
+	d    *time.Duration
+	unit time.Duration
+}
+
+func (f durationFlag) String() string {
+	if f.d == nil || f.unit == 0 {
+		return ""
+	}
+	return strconv.FormatFloat(float64(*f.d)/float64(f.unit), 'g', -1, 64)
+}
+
+func (f durationFlag) Set(v string) error {
+	if n, err := strconv.ParseFloat(v, 64); err == nil {
+		if math.IsInf(n, 0) || math.IsNaN(n) || math.Abs(n*float64(f.unit)) > math.MaxInt64 {
+			return errors.New("out of range")
+		}
+		*f.d = time.Duration(n * float64(f.unit))
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("want a number of %s or a Go duration such as 90s or 12h", unitName(f.unit))
+	}
+	*f.d = d
+	return nil
+}
+
+func unitName(unit time.Duration) string {
+	switch unit {
+	case time.Minute:
+		return "minutes"
+	case time.Hour:
+		return "hours"
+	default:
+		return "seconds"
+	}
+}
+
 // cliConfig is what the flags of Main set.
 type cliConfig struct {
 	databaseURL      string
 	concurrency      int
-	pollSeconds      float64
-	pollErrSeconds   float64
-	pruneMinutes     float64
+	pollInterval     time.Duration
+	pollErrInterval  time.Duration
+	pruneInterval    time.Duration
 	pruneBatch       int
-	retentionHours   float64
-	shutdownSeconds  float64
+	retention        time.Duration
+	shutdownTimeout  time.Duration
 	include, exclude stringList
+	logFormat        string
+	logLevel         slog.Level
+}
+
+// durationVar defines a durationFlag with default def and unit.
+func durationVar(fs *flag.FlagSet, d *time.Duration, name string, def, unit time.Duration, usage string) {
+	*d = def
+	fs.Var(durationFlag{d: d, unit: unit}, name, usage+" ("+unitName(unit)+", or a Go duration such as 90s or 12h)")
 }
 
 func parseFlags(name string, args []string, stderr io.Writer) (*cliConfig, error) {
@@ -84,14 +137,16 @@ func parseFlags(name string, args []string, stderr io.Writer) (*cliConfig, error
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.databaseURL, "database-url", "", "PostgreSQL connection URL (default: $DATABASE_URL, else the PG* variables)")
 	fs.IntVar(&c.concurrency, "concurrency-limit", ConcurrencyLimitDefault, "tasks this worker runs at once, across all its queues")
-	fs.Float64Var(&c.pollSeconds, "poll-interval-seconds", PollIntervalDefault.Seconds(), "fallback poll interval; LISTEN/NOTIFY wakes the worker at once")
-	fs.Float64Var(&c.pollErrSeconds, "poll-exception-interval-seconds", PollExceptionIntervalDefault.Seconds(), "wait after a database error, doubled (with jitter) on repeated errors")
-	fs.Float64Var(&c.pruneMinutes, "prune-interval", PruneIntervalDefault.Minutes(), "minutes between prunes of archived tasks per queue; 0 disables pruning")
+	durationVar(fs, &c.pollInterval, "poll-interval-seconds", PollIntervalDefault, time.Second, "fallback poll interval; LISTEN/NOTIFY wakes the worker at once")
+	durationVar(fs, &c.pollErrInterval, "poll-exception-interval-seconds", PollExceptionIntervalDefault, time.Second, "wait after a database error, doubled (with jitter) on repeated errors")
+	durationVar(fs, &c.pruneInterval, "prune-interval", PruneIntervalDefault, time.Minute, "time between prunes of archived tasks per queue; 0 disables pruning")
 	fs.IntVar(&c.pruneBatch, "prune-batch-size", PruneBatchSizeDefault, "archived rows deleted per prune batch")
-	fs.Float64Var(&c.retentionHours, "archive-retention-hours", ArchiveRetentionDefault.Hours(), "age in hours after which archived tasks are pruned")
-	fs.Float64Var(&c.shutdownSeconds, "shutdown-timeout-seconds", ShutdownTimeoutDefault.Seconds(), "how long running tasks may finish after SIGINT/SIGTERM before they are cancelled and released")
+	durationVar(fs, &c.retention, "archive-retention-hours", ArchiveRetentionDefault, time.Hour, "age after which archived tasks are pruned")
+	durationVar(fs, &c.shutdownTimeout, "shutdown-timeout-seconds", ShutdownTimeoutDefault, time.Second, "how long running tasks may finish after SIGINT/SIGTERM before they are cancelled and released")
 	fs.Var(&c.include, "include", "serve only this queue (repeatable, or comma-separated)")
 	fs.Var(&c.exclude, "exclude", "do not serve this queue (repeatable, or comma-separated)")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format on stderr: text or json")
+	level := fs.String("log-level", "info", "least level logged: debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: %s [flags]\n\nRuns a PGTQ worker for this binary's processors until SIGINT or SIGTERM.\n\nFlags:\n", name)
 		fs.PrintDefaults()
@@ -104,25 +159,44 @@ func parseFlags(name string, args []string, stderr io.Writer) (*cliConfig, error
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	case c.concurrency < 1:
 		return nil, fmt.Errorf("--concurrency-limit must be >= 1, got %d", c.concurrency)
-	case !positive(c.pollSeconds):
-		return nil, fmt.Errorf("--poll-interval-seconds must be > 0, got %g", c.pollSeconds)
-	case !positive(c.pollErrSeconds):
-		return nil, fmt.Errorf("--poll-exception-interval-seconds must be > 0, got %g", c.pollErrSeconds)
-	case c.pruneMinutes != 0 && !positive(c.pruneMinutes):
-		return nil, fmt.Errorf("--prune-interval must be >= 0, got %g", c.pruneMinutes)
+	case c.pollInterval <= 0:
+		return nil, fmt.Errorf("--poll-interval-seconds must be > 0, got %s", c.pollInterval)
+	case c.pollErrInterval <= 0:
+		return nil, fmt.Errorf("--poll-exception-interval-seconds must be > 0, got %s", c.pollErrInterval)
+	case c.pruneInterval < 0:
+		return nil, fmt.Errorf("--prune-interval must be >= 0, got %s", c.pruneInterval)
 	case c.pruneBatch < 1:
 		return nil, fmt.Errorf("--prune-batch-size must be >= 1, got %d", c.pruneBatch)
-	case !positive(c.retentionHours):
-		return nil, fmt.Errorf("--archive-retention-hours must be > 0, got %g", c.retentionHours)
-	case c.shutdownSeconds != 0 && !positive(c.shutdownSeconds):
-		return nil, fmt.Errorf("--shutdown-timeout-seconds must be >= 0, got %g", c.shutdownSeconds)
+	case c.retention <= 0:
+		return nil, fmt.Errorf("--archive-retention-hours must be > 0, got %s", c.retention)
+	case c.shutdownTimeout < 0:
+		return nil, fmt.Errorf("--shutdown-timeout-seconds must be >= 0, got %s", c.shutdownTimeout)
+	case c.logFormat != "text" && c.logFormat != "json":
+		return nil, fmt.Errorf("--log-format must be text or json, got %q", c.logFormat)
+	}
+	switch strings.ToLower(*level) {
+	case "debug":
+		c.logLevel = slog.LevelDebug
+	case "info":
+		c.logLevel = slog.LevelInfo
+	case "warn", "warning":
+		c.logLevel = slog.LevelWarn
+	case "error":
+		c.logLevel = slog.LevelError
+	default:
+		return nil, fmt.Errorf("--log-level must be debug, info, warn or error, got %q", *level)
 	}
 	return c, nil
 }
 
-func positive(f float64) bool { return f > 0 && !math.IsInf(f, 0) && !math.IsNaN(f) }
-
-func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+// newLogger returns the logger of Main: format "text" or "json" on w, from level up.
+func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
+	o := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, o))
+	}
+	return slog.New(slog.NewTextHandler(w, o))
+}
 
 // selectProcessors applies --include and --exclude.
 func selectProcessors(all []*Processor, include, exclude []string) ([]*Processor, error) {
@@ -162,20 +236,20 @@ func runMain(ctx context.Context, name string, args []string, getenv func(string
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return ExitUsage
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	pruneInterval := time.Duration(c.pruneMinutes * float64(time.Minute))
+	logger := newLogger(stderr, c.logFormat, c.logLevel)
+	pruneInterval := c.pruneInterval
 	if pruneInterval == 0 {
 		pruneInterval = PruneDisabled
 	}
 	opts := &Options{
 		Processors:            procs,
 		ConcurrencyLimit:      c.concurrency,
-		PollInterval:          seconds(c.pollSeconds),
-		PollExceptionInterval: seconds(c.pollErrSeconds),
+		PollInterval:          c.pollInterval,
+		PollExceptionInterval: c.pollErrInterval,
 		PruneInterval:         pruneInterval,
 		PruneBatchSize:        c.pruneBatch,
-		ArchiveRetention:      time.Duration(c.retentionHours * float64(time.Hour)),
-		ShutdownTimeout:       max(seconds(c.shutdownSeconds), time.Nanosecond),
+		ArchiveRetention:      c.retention,
+		ShutdownTimeout:       max(c.shutdownTimeout, time.Nanosecond),
 		Logger:                logger,
 	}
 	// Catch processor configuration errors before touching the network.
@@ -220,8 +294,21 @@ func runMain(ctx context.Context, name string, args []string, getenv func(string
 	for i, p := range procs {
 		queues[i] = p.queue
 	}
-	logger.Info("pgtq: worker started", "queues", strings.Join(queues, ","), "concurrency_limit", c.concurrency, "pid", os.Getpid())
-	if err := w.Run(ctx); err != nil {
+	stopped := make(chan struct{})
+	go func() {
+		select {
+		case <-w.Ready(): // after Run's start-up checks
+			logger.Info("pgtq: worker started", "queues", strings.Join(queues, ","), "concurrency_limit", c.concurrency, "pid", os.Getpid())
+		case <-stopped:
+		}
+	}()
+	err = w.Run(ctx)
+	close(stopped)
+	if errors.Is(err, driver.ErrQueueNotFound) {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return ExitUsage
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return ExitFailure
 	}

@@ -18,13 +18,24 @@ const (
 	// LeaseGraceMin is the least time by which a task's lease outlives its handler's deadline, so that the
 	// worker records a timeout as a failure before any other worker can see the task.
 	LeaseGraceMin = 5 * time.Second
+	// MaxLostLeasesDefault is the lost-lease budget of a processor whose MaxLostLeases is zero.
+	MaxLostLeasesDefault = 3
 )
 
 // ProcessorOptions configures a processor. A nil *ProcessorOptions means all defaults.
 type ProcessorOptions struct {
-	// MaxRetries is how many times a failed task is retried: N retries, N+1 attempts in all. Attempts lost
-	// to crashes or expired leases count too. Defaults to 0 (no retry).
+	// MaxRetries is how many times a failed task is retried: N retries after recorded failures (handler
+	// errors, panics, timeouts), so N+1 failed attempts end in the dead-letter queue. Attempts lost to
+	// crashes or expired leases do not count (see MaxLostLeases). Defaults to 0 (no retry).
 	MaxRetries int
+
+	// MaxLostLeases is the lost-lease budget: an attempt that ends with no recorded outcome (its worker
+	// crashed or stalled until the lease expired) is a lost lease, and a task whose lost leases reach
+	// MaxLostLeases goes to the dead-letter queue instead of running again, with one "lease expired" entry
+	// per lost lease in its x-pgtq-error-log header. So a task that kills its worker every time cannot
+	// crash the fleet forever, while a crash never dead-letters a task that still has this budget. Defaults
+	// to MaxLostLeasesDefault (3).
+	MaxLostLeases int
 
 	// RetryOn lists which errors are retried; an error that no matcher accepts goes to the dead-letter
 	// queue at once. Use RetryOnError (errors.Is), RetryOnType (errors.As) or any func(error) bool.
@@ -82,6 +93,7 @@ func NewProcessor[T any](queue string, handler func(ctx context.Context, payload
 		p.opts = *opts
 	}
 	p.opts.Timeout = cmp.Or(p.opts.Timeout, TimeoutDefault)
+	p.opts.MaxLostLeases = cmp.Or(p.opts.MaxLostLeases, MaxLostLeasesDefault)
 	p.err = p.validate(handler != nil)
 	grace := max(LeaseGraceMin, p.opts.Timeout/10)
 	p.lease = (p.opts.Timeout + grace + time.Second - 1).Truncate(time.Second)
@@ -115,6 +127,9 @@ func (p *Processor) validate(hasHandler bool) error {
 		return errors.New("handler is nil")
 	case p.opts.MaxRetries < 0 || p.opts.MaxRetries >= math.MaxInt32:
 		return fmt.Errorf("MaxRetries must be >= 0, got %d", p.opts.MaxRetries)
+	case p.opts.MaxLostLeases < 0 || p.opts.MaxLostLeases > math.MaxInt32:
+		return fmt.Errorf("MaxLostLeases must be between 1 and %d (0 means the default, %d), got %d",
+			math.MaxInt32, MaxLostLeasesDefault, p.opts.MaxLostLeases)
 	case p.opts.Timeout < 0:
 		return fmt.Errorf("timeout must be >= 0, got %s", p.opts.Timeout)
 	case p.opts.ConcurrencyLimit < 0:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,8 +16,17 @@ type TaskInfo struct {
 	MsgID int64
 	// TaskID is the stable task id (x-pgtq-task-id); it survives retries and reschedules from the DLQ.
 	TaskID string
-	// Attempt is 1 for the first run, 2 for the first retry, and so on (lease expiries count too).
+	// Attempt is 1 for the first run, 2 for the next, and so on: every delivery counts, after a recorded
+	// failure (Failures) or a lost lease (LostLeases) alike, so Attempt = 1 + Failures + LostLeases. It is
+	// the lease token of this run.
 	Attempt int
+	// Failures is the number of failures recorded before this attempt (handler errors, panics, timeouts);
+	// they use the retry budget, ProcessorOptions.MaxRetries.
+	Failures int
+	// LostLeases is the number of earlier attempts whose lease expired with no recorded outcome (the
+	// worker crashed or stalled), from the x-pgtq-lost-leases header; they use their own budget,
+	// ProcessorOptions.MaxLostLeases.
+	LostLeases int
 	// GroupKey is the task's group, "" when ungrouped.
 	GroupKey string
 	// EnqueuedAt is when the message was enqueued.
@@ -38,6 +48,27 @@ type running struct {
 	mu    sync.Mutex
 	// released is set when shutdown gave the task back; the executor then neither completes nor fails it.
 	released bool
+	// leaseEnd is when the lease ends by the local clock: the read's start plus the lease, moved by
+	// Heartbeat. Guarded by mu.
+	leaseEnd time.Time
+	// completedByHandler is set when the handler completed this attempt itself (driver CompleteTx or
+	// Complete with the handler's ctx): a handler returning nil then needs no completion from the worker.
+	completedByHandler atomic.Bool
+}
+
+// lease returns the end of r's lease (local clock).
+func (r *running) lease() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.leaseEnd
+}
+
+// lostLeases reads x-pgtq-lost-leases from headers (0 when absent or not a number).
+func lostLeases(headers map[string]any) int {
+	if n, ok := headers["x-pgtq-lost-leases"].(float64); ok && n > 0 {
+		return int(n)
+	}
+	return 0
 }
 
 // TaskFromContext returns the metadata of the task whose handler received ctx.
@@ -58,6 +89,7 @@ func Heartbeat(ctx context.Context) error {
 	if !ok {
 		return ErrNoTask
 	}
+	start := time.Now() // the new lease ends no earlier than lease after this, whatever the server's clock
 	ok, err := r.w.client.ExtendLease(ctx, r.info.Queue, r.info.MsgID, r.info.Attempt, r.p.lease)
 	if err != nil {
 		return fmt.Errorf("heartbeat task %d: %w", r.info.MsgID, err)
@@ -67,6 +99,9 @@ func Heartbeat(ctx context.Context) error {
 	}
 	r.mu.Lock()
 	r.timer.Reset(r.p.opts.Timeout)
+	if end := start.Add(r.p.lease); end.After(r.leaseEnd) {
+		r.leaseEnd = end
+	}
 	r.mu.Unlock()
 	return nil
 }

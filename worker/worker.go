@@ -26,6 +26,8 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -122,6 +124,11 @@ type Options struct {
 
 	// Logger receives the worker's logs. Defaults to slog.Default().
 	Logger *slog.Logger
+
+	// CreateMissingQueues makes Run create (driver.Client.CreateQueue, with a DLQ) the processors' queues
+	// that do not exist, instead of failing with driver.ErrQueueNotFound. Creating a queue needs the
+	// pgtq_admin role. Defaults to false.
+	CreateMissingQueues bool
 }
 
 func (o *Options) validate() error {
@@ -169,7 +176,11 @@ type Worker struct {
 	readyMu sync.Once
 	started atomic.Bool
 
-	listening atomic.Bool // the listener connection is up; polling may relax
+	listening atomic.Bool           // the listener connection is up; polling may relax
+	channels  map[string]*procState // NOTIFY channel -> processor, looked up by Run before it starts
+
+	// shutdownDeadline is set when Run's ctx ends: ShutdownTimeout later, acknowledgements stop retrying.
+	shutdownDeadline atomic.Pointer[time.Time]
 
 	completions chan completion // to the completer
 
@@ -242,7 +253,7 @@ func New(client *driver.Client, opts *Options) (*Worker, error) {
 			LIFO:             p.opts.LIFO,
 			Grouped:          p.opts.Grouped,
 			ConcurrencyLimit: p.opts.ConcurrencyLimit,
-			MaxAttempts:      p.opts.MaxRetries + 1,
+			MaxLostLeases:    p.opts.MaxLostLeases,
 		}})
 	}
 	return w, nil
@@ -261,15 +272,30 @@ func (w *Worker) signal() {
 }
 
 // Run claims and runs tasks until ctx ends, then shuts down: it stops claiming, waits up to
-// ShutdownTimeout for running tasks, cancels the rest and releases them. It returns nil after a clean
-// shutdown. A Worker runs once.
+// ShutdownTimeout for running tasks, cancels the rest and releases them, and flushes the pending
+// acknowledgements. It returns nil after a clean shutdown. A Worker runs once.
+//
+// Before anything starts (and before Ready), Run checks that every processor's queue exists: it fails
+// with an error matching driver.ErrQueueNotFound that names every missing queue, unless
+// Options.CreateMissingQueues is set, in which case it creates them.
 func (w *Worker) Run(ctx context.Context) error {
 	if !w.started.CompareAndSwap(false, true) {
 		return errors.New("worker: Run called twice")
 	}
+	if err := w.prepare(ctx); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
 	// Handlers get a ctx that outlives Run's ctx: shutdown cancels it only after ShutdownTimeout.
 	taskCtx, cancelTasks := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancelTasks(errShutdown)
+	stopDeadline := context.AfterFunc(ctx, func() {
+		d := time.Now().Add(w.opts.ShutdownTimeout)
+		w.shutdownDeadline.Store(&d)
+	})
+	defer stopDeadline()
 
 	var bg sync.WaitGroup
 	bg.Go(func() { w.listen(ctx) })
@@ -282,8 +308,71 @@ func (w *Worker) Run(ctx context.Context) error {
 
 	w.dispatch(ctx, taskCtx)
 	w.shutdown(cancelTasks)
+	// Every executor has handed its task's outcome over (each abandons a handler that ignores cancellation
+	// within the lease's grace), so the completer's last flush sees every completion.
+	w.tasks.Wait()
 	close(stopCompleter)
 	bg.Wait()
+	return nil
+}
+
+// prepare checks that every processor's queue exists (creating the missing ones with
+// CreateMissingQueues) and looks up each queue's NOTIFY channel, all before Run starts anything. A
+// transient database error is retried with backoff until ctx ends.
+func (w *Worker) prepare(ctx context.Context) error {
+	for tries := 1; ; tries++ {
+		err := w.checkQueues(ctx)
+		if err == nil || !driver.IsTransient(err) || ctx.Err() != nil {
+			return err
+		}
+		wait := backoff(tries, w.opts.PollExceptionInterval, 12*w.opts.PollExceptionInterval)
+		w.log.Warn("pgtq: start-up check failed; retrying", "error", err, "retry_in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (w *Worker) checkQueues(ctx context.Context) error {
+	var missing []string
+	for _, ps := range w.procs {
+		q := ps.p.queue
+		// pgtq.next_due is the cheapest call a worker role may make that raises PQ001 for an unknown queue.
+		_, _, err := w.client.NextDue(ctx, q)
+		switch {
+		case errors.Is(err, driver.ErrQueueNotFound) && w.opts.CreateMissingQueues:
+			if err := w.client.CreateQueue(ctx, q, nil); err != nil {
+				return fmt.Errorf("worker: %w", err)
+			}
+			w.log.Info("pgtq: created missing queue", "queue", q)
+		case errors.Is(err, driver.ErrQueueNotFound):
+			missing = append(missing, strconv.Quote(q))
+		case err != nil && ctx.Err() != nil:
+			return nil
+		case err != nil:
+			return fmt.Errorf("worker: check queue %q: %w", q, err)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("worker: %w: %s (create them, or set Options.CreateMissingQueues)",
+			driver.ErrQueueNotFound, strings.Join(missing, ", "))
+	}
+	channels := make(map[string]*procState, len(w.procs))
+	for _, ps := range w.procs {
+		ch, err := w.client.NotifyChannel(ctx, ps.p.queue)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("worker: %w", err)
+		}
+		channels[ch] = ps
+	}
+	w.channels = channels
 	return nil
 }
 
@@ -428,17 +517,19 @@ func (w *Worker) read(ctx, taskCtx context.Context, ps *procState, slots int) cl
 	// The read is not cancelled by shutdown: a claim that committed while the client gave up would leave
 	// tasks leased by nobody until their lease ends. Tasks claimed as shutdown began are released.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
+	// Leases end no earlier than lease after the read began, by the local clock.
+	leaseEnd := time.Now().Add(p.lease)
 	tasks, err := w.client.Read(rctx, p.queue, slots, p.lease, ps.readOpts)
 	cancel()
 	if err == nil && ctx.Err() != nil {
 		for _, t := range tasks {
-			w.release(&running{info: TaskInfo{Queue: p.queue, MsgID: t.MsgID, Attempt: t.Attempt}})
+			w.release(&running{info: TaskInfo{Queue: p.queue, MsgID: t.MsgID, Attempt: t.Attempt}, leaseEnd: leaseEnd})
 		}
 		tasks = nil
 	}
 	w.unreserve(slots - len(tasks))
 	for _, t := range tasks {
-		w.start(taskCtx, ps, t)
+		w.start(taskCtx, ps, t, leaseEnd)
 	}
 	return claimResult{ps: ps, slots: slots, got: len(tasks), err: err}
 }
@@ -525,15 +616,18 @@ func (w *Worker) unreserve(n int) {
 	w.mu.Unlock()
 }
 
-// start runs one claimed task in its own goroutine.
-func (w *Worker) start(taskCtx context.Context, ps *procState, t driver.Task) {
+// start runs one claimed task, whose lease ends at leaseEnd, in its own goroutine.
+func (w *Worker) start(taskCtx context.Context, ps *procState, t driver.Task, leaseEnd time.Time) {
+	lost := lostLeases(t.Headers)
 	r := &running{
 		w: w,
 		p: ps.p,
 		info: TaskInfo{
 			Queue: ps.p.queue, MsgID: t.MsgID, TaskID: t.TaskID, Attempt: t.Attempt, GroupKey: t.GroupKey,
 			EnqueuedAt: t.EnqueuedAt, StartedAt: time.Now(), Headers: t.Headers,
+			LostLeases: lost, Failures: max(t.Attempt-1-lost, 0),
 		},
+		leaseEnd: leaseEnd,
 	}
 	w.mu.Lock()
 	w.running[r] = struct{}{}
@@ -563,6 +657,12 @@ func (w *Worker) execute(taskCtx context.Context, ps *procState, r *running, t d
 	hctx, cancel := context.WithCancelCause(taskCtx)
 	defer cancel(nil)
 	hctx = context.WithValue(hctx, taskCtxKey{}, r)
+	// A handler that completes its own task (CompleteTx inside its transaction) tells the worker so.
+	hctx = driver.WithCompleteHook(hctx, func(queue string, ref driver.TaskRef) {
+		if queue == r.info.Queue && ref.MsgID == r.info.MsgID && ref.Attempt == r.info.Attempt {
+			r.completedByHandler.Store(true)
+		}
+	})
 	r.mu.Lock()
 	r.timer = time.AfterFunc(p.opts.Timeout, func() { cancel(&timeoutError{timeout: p.opts.Timeout.String()}) })
 	r.mu.Unlock()
@@ -612,38 +712,68 @@ func (w *Worker) execute(taskCtx context.Context, ps *procState, r *running, t d
 		}
 	}
 
-	actx, acancel := context.WithTimeout(context.WithoutCancel(taskCtx), ackTimeout)
-	defer acancel()
 	if err == nil {
+		if r.completedByHandler.Load() {
+			// Completed by the handler's own CompleteTx, which committed (the handler returns nil only then):
+			// no second acknowledgement. The deferred bookkeeping of start frees the slot and the group.
+			return
+		}
 		// The handler is done: off the running set first, so that the completer does not linger for it.
 		w.mu.Lock()
 		delete(w.running, r)
 		w.mu.Unlock()
-		w.complete(actx, ps, t.MsgID, t.Attempt)
+		w.complete(ps, t.MsgID, t.Attempt, r.lease())
 		return
 	}
-	// Built only here: the success path above is the hot one and logs nothing.
-	log := w.log.With("queue", p.queue, "msg_id", t.MsgID, "attempt", t.Attempt)
+	w.fail(ps, r, err)
+}
+
+// fail records the failed attempt of r (retried while the database is unreachable, see ack.go) and
+// logs the outcome: a retry at INFO, a task dead-lettered or failed for good at WARN.
+func (w *Worker) fail(ps *procState, r *running, err error) {
+	p := r.p
+	// Built only here: the success path is the hot one and logs nothing.
+	log := w.log.With("queue", p.queue, "msg_id", r.info.MsgID, "attempt", r.info.Attempt)
 	retryable := p.retryable(err)
-	delay := p.retryDelay(t.Attempt)
+	delay := p.retryDelay(r.info.Attempt)
 	text := err.Error()
 	var pe *PanicError
 	if errors.As(err, &pe) {
 		text += "\n" + string(pe.Stack[:min(len(pe.Stack), 2000)])
 	}
-	outcome, ferr := w.client.Fail(actx, p.queue, t.MsgID, t.Attempt, text, &driver.FailOptions{
-		NonRetryable: !retryable,
-		MaxRetries:   p.opts.MaxRetries,
-		RetryDelay:   delay,
-	})
-	if ferr != nil {
-		log.Error("pgtq: recording failure failed; the task will run again after its lease", "error", ferr, "task_error", err)
-		return
-	}
-	log.Info("pgtq: task failed", "error", err, "outcome", string(outcome))
-	if outcome == driver.FailRetrying {
+	var outcome driver.FailOutcome
+	tries, ferr := w.retryAck(func() time.Time { return w.ackDeadline(r.lease()) }, log, "recording failure",
+		func(ctx context.Context) error {
+			var err error
+			outcome, err = w.client.Fail(ctx, p.queue, r.info.MsgID, r.info.Attempt, text, &driver.FailOptions{
+				NonRetryable: !retryable,
+				MaxRetries:   p.opts.MaxRetries,
+				RetryDelay:   delay,
+			})
+			return err
+		})
+	switch {
+	case ferr != nil:
+		log.Error("pgtq: recording failure failed; the task will run again after its lease", "error", ferr,
+			"task_error", err, "tries", tries)
+	case outcome == driver.FailRetrying:
+		log.Info("pgtq: task failed; retrying", "error", err, "retry_in", ceilSecond(delay))
 		// Wake up when the retry falls due; the database rounds the delay up to whole seconds.
 		w.setDue(ps, time.Now().Add(ceilSecond(delay)))
+	case outcome == driver.FailDeadLettered:
+		log.Warn("pgtq: task failed; dead-lettered", "error", err, "retryable", retryable)
+	case outcome == driver.FailFailed:
+		log.Warn("pgtq: task failed for good (the queue has no DLQ)", "error", err, "retryable", retryable)
+	case outcome == driver.FailLeaseLost && r.completedByHandler.Load():
+		log.Info("pgtq: handler returned an error after completing its task (CompleteTx); the error is not recorded",
+			"error", err)
+	case outcome == driver.FailLeaseLost && tries > 1 && time.Now().Before(r.lease()):
+		log.Debug("pgtq: failure already recorded by a try whose reply was lost", "error", err)
+	case outcome == driver.FailLeaseLost && tries > 1:
+		log.Warn("pgtq: recording failure found the task gone: recorded by a try whose reply was lost, or lease lost",
+			"error", err)
+	default:
+		log.Warn("pgtq: lease lost before the failure was recorded; another worker has the task", "error", err)
 	}
 }
 
@@ -656,13 +786,19 @@ func (w *Worker) release(r *running) {
 	}
 	r.released = true
 	r.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
-	defer cancel()
-	ok, err := w.client.Release(ctx, r.info.Queue, r.info.MsgID, r.info.Attempt)
 	log := w.log.With("queue", r.info.Queue, "msg_id", r.info.MsgID, "attempt", r.info.Attempt)
+	var ok bool
+	tries, err := w.retryAck(func() time.Time { return w.ackDeadline(r.lease()) }, log, "release",
+		func(ctx context.Context) error {
+			var err error
+			ok, err = w.client.Release(ctx, r.info.Queue, r.info.MsgID, r.info.Attempt)
+			return err
+		})
 	switch {
 	case err != nil:
-		log.Error("pgtq: release failed; the task will run again after its lease", "error", err)
+		log.Error("pgtq: release failed; the task will run again after its lease", "error", err, "tries", tries)
+	case !ok && tries > 1 && time.Now().Before(r.lease()):
+		log.Debug("pgtq: task already released by a try whose reply was lost")
 	case !ok:
 		log.Warn("pgtq: lease lost before release")
 	default:

@@ -3,7 +3,10 @@
 //	PGTQ_DATABASE_URL=postgres://postgres@127.0.0.1:5432/demo go run ./examples/demo
 //
 // (DATABASE_URL or the PG* variables work too; `make demo` starts a throwaway cluster.) It migrates the
-// database, creates three queues and a worker with a processor for each, and then
+// database as the URL's user, and then works as production does, through login roles that are only members
+// of PGTQ's roles (created or updated by the demo when that user may create roles, else it runs as the URL's
+// user): pgtq_demo_admin creates three queues and reschedules, pgtq_demo_worker runs a worker with a processor
+// for each, pgtq_demo_producer enqueues. Then it
 //   - enqueues e-mails from Go with a typed queue: some fail once and are retried, some bounce with an
 //     error that is not retried, one always fails and exhausts its retries, and one invalid payload
 //     (inserted untyped, as a careless producer might) is dead-lettered without running; one DLQ entry
@@ -106,11 +109,19 @@ func run(ctx context.Context) error {
 	if err := migrate.Up(ctx, pool); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	client, err := driver.New(ctx, pool)
+	admin, err := roleClient(ctx, pool, "pgtq_admin")
 	if err != nil {
 		return err
 	}
-	if err := setup(ctx, client); err != nil {
+	if err := setup(ctx, admin, pool); err != nil {
+		return err
+	}
+	producer, err := roleClient(ctx, pool, "pgtq_producer")
+	if err != nil {
+		return err
+	}
+	client, err := roleClient(ctx, pool, "pgtq_worker")
+	if err != nil {
 		return err
 	}
 
@@ -129,7 +140,7 @@ func run(ctx context.Context) error {
 	for i := range feed {
 		feed[i] = FeedItem{N: i + 1}
 	}
-	if _, err := driver.NewQueue[FeedItem](client, feedQueue, nil).EnqueueBatch(ctx, feed, nil); err != nil {
+	if _, err := driver.NewQueue[FeedItem](producer, feedQueue, nil).EnqueueBatch(ctx, feed, nil); err != nil {
 		return err
 	}
 
@@ -145,7 +156,7 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("worker not listening: %w", ctx.Err())
 	}
 	fmt.Println("worker listening; enqueueing ...")
-	if err := produce(ctx, client, pool); err != nil {
+	if err := produce(ctx, producer); err != nil {
 		return err
 	}
 
@@ -165,7 +176,7 @@ func run(ctx context.Context) error {
 			return fmt.Errorf("demo did not finish: %w", ctx.Err())
 		case <-tick.C:
 		}
-		dlq, err := client.ListDLQ(ctx, emailQueue, 10)
+		dlq, err := admin.ListDLQ(ctx, emailQueue, 10)
 		if err != nil {
 			return err
 		}
@@ -175,7 +186,7 @@ func run(ctx context.Context) error {
 			for _, e := range dlq {
 				var mail Email
 				if json.Unmarshal(e.Payload, &mail) == nil && mail.N == 13 {
-					id, err := client.Reschedule(ctx, emailQueue, e.MsgID)
+					id, err := admin.Reschedule(ctx, emailQueue, e.MsgID)
 					if err != nil {
 						return err
 					}
@@ -209,8 +220,47 @@ func run(ctx context.Context) error {
 	return st.check(want, dead)
 }
 
-// setup creates the queues, the application table and its trigger (dropping leftovers of a former run).
-func setup(ctx context.Context, client *driver.Client) error {
+// roleClient returns a Client connected as pgtq_demo_<group without "pgtq_">, a login role that is only a
+// member of group, when the pool's user may create roles (it creates the role or resets its password);
+// otherwise a Client on pool itself.
+func roleClient(ctx context.Context, pool *pgxpool.Pool, group string) (*driver.Client, error) {
+	var mayCreate bool
+	if err := pool.QueryRow(ctx, `SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user`).
+		Scan(&mayCreate); err != nil {
+		return nil, fmt.Errorf("look up the current role: %w", err)
+	}
+	if !mayCreate {
+		return driver.New(ctx, pool)
+	}
+	role := "pgtq_demo_" + strings.TrimPrefix(group, "pgtq_")
+	password := fmt.Sprintf("demo-%d", time.Now().UnixNano())
+	// Roles are cluster-wide: create once, reset the password on every run. CONNECT is PUBLIC's by default.
+	_, err := pool.Exec(ctx, fmt.Sprintf(`DO $$
+		BEGIN
+			IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %[1]s) THEN
+				CREATE ROLE %[2]s LOGIN IN ROLE %[3]s;
+			END IF;
+			ALTER ROLE %[2]s PASSWORD %[4]s;
+		END $$`, quoteLiteral(role), pgx.Identifier{role}.Sanitize(), pgx.Identifier{group}.Sanitize(), quoteLiteral(password)))
+	if err != nil {
+		return nil, fmt.Errorf("create demo role %s: %w", role, err)
+	}
+	cfg := pool.Config().Copy()
+	cfg.ConnConfig.User, cfg.ConnConfig.Password = role, password
+	rp, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect as %s: %w", role, err)
+	}
+	context.AfterFunc(ctx, rp.Close)
+	return driver.New(ctx, rp)
+}
+
+// quoteLiteral quotes s as an SQL string literal.
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// setup creates the queues (as admin), the application table and its trigger (as the owner; the producer
+// may insert into it), dropping leftovers of a former run.
+func setup(ctx context.Context, client *driver.Client, owner *pgxpool.Pool) error {
 	for _, q := range []string{emailQueue, orderQueue, feedQueue} {
 		if _, err := client.DropQueue(ctx, q); err != nil {
 			return err
@@ -220,7 +270,7 @@ func setup(ctx context.Context, client *driver.Client) error {
 		}
 	}
 	// The application's own table: every inserted order enqueues a task in the same transaction.
-	_, err := client.Pool().Exec(ctx, `
+	_, err := owner.Exec(ctx, `
 		DROP TABLE IF EXISTS demo_app_orders;
 		CREATE TABLE demo_app_orders (
 			id       bigserial PRIMARY KEY,
@@ -236,15 +286,19 @@ func setup(ctx context.Context, client *driver.Client) error {
 			RETURN NEW;
 		END $$;
 		CREATE TRIGGER demo_app_orders_enqueue AFTER INSERT ON demo_app_orders
-			FOR EACH ROW EXECUTE FUNCTION demo_app_orders_enqueue();`)
+			FOR EACH ROW EXECUTE FUNCTION demo_app_orders_enqueue();
+		GRANT INSERT ON demo_app_orders TO pgtq_producer;
+		GRANT USAGE ON SEQUENCE demo_app_orders_id_seq TO pgtq_producer;`)
 	if err != nil {
 		return fmt.Errorf("create application table: %w", err)
 	}
 	return nil
 }
 
-// produce enqueues the e-mails from Go and inserts the orders into the application table.
-func produce(ctx context.Context, client *driver.Client, pool *pgxpool.Pool) error {
+// produce enqueues the e-mails from Go and inserts the orders into the application table (whose trigger
+// enqueues, with the producer's own rights).
+func produce(ctx context.Context, client *driver.Client) error {
+	pool := client.Pool()
 	mails := driver.NewQueue[Email](client, emailQueue, nil)
 	for n := 1; n <= emails; n++ {
 		if _, err := mails.Enqueue(ctx, Email{To: fmt.Sprintf("user%d@example.com", n), N: n}, nil); err != nil {

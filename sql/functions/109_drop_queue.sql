@@ -3,8 +3,10 @@
 -- drop_queue(queue_name text) RETURNS boolean: true if dropped; for a name not in pgmq.meta it emits
 --   NOTICE 'pgmq queue `<name>` does not exist' and returns false. The meta lookup is by the name as given
 --   (case kept); the tables are lower-cased, so 'MyQ' and 'myq' share them, as in pgmq.
--- drop_queue(queue_name text, partitioned boolean) RETURNS boolean: deprecated form; emits a WARNING,
---   ignores partitioned, drops the queue like the one-argument form and always returns true (as pgmq).
+-- drop_queue(queue_name text, partitioned boolean) RETURNS boolean: deprecated form; emits pgmq's WARNING
+--   'drop_queue(queue_name, partitioned) is deprecated and will be removed in PGMQ v2.0. Use
+--   drop_queue(queue_name) instead', ignores partitioned, drops the queue like the one-argument form (so a
+--   missing queue also gets its NOTICE) and always returns true (as pgmq).
 -- Serialised with create* by pgmq.acquire_queue_lock. Raises P0001 for names with invalid characters.
 
 CREATE OR REPLACE FUNCTION pgmq.drop_queue(queue_name text)
@@ -34,7 +36,7 @@ RETURNS boolean
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    RAISE WARNING 'drop_queue(queue_name, partitioned) is deprecated; use drop_queue(queue_name)';
+    RAISE WARNING 'drop_queue(queue_name, partitioned) is deprecated and will be removed in PGMQ v2.0. Use drop_queue(queue_name) instead';
     PERFORM pgmq.drop_queue(queue_name);
     RETURN true;
 END;

@@ -6,7 +6,9 @@
 -- upserts the throttle row with last_notified_at reset to the epoch, then creates the DEFERRABLE
 -- (initially immediate) constraint trigger trigger_notify_queue_insert_listeners, passing the queue name as
 -- given so mixed-case names notify.
--- Raises PQ003 if throttle_interval_ms is NULL or negative, PQ001 if the queue is not in pgmq.meta.
+-- Raises P0001 with pgmq's texts: 'throttle_interval_ms must be non-negative', then 'Queue "<name>" does not
+-- exist. Create it first using pgmq.create()' when the queue is not in pgmq.meta (name as given); P0001 for
+-- invalid names. A NULL throttle_interval_ms (pgmq has no text for it) raises PQ003.
 
 CREATE OR REPLACE FUNCTION pgmq.enable_notify_insert(queue_name text, throttle_interval_ms integer DEFAULT 250)
 RETURNS void
@@ -15,17 +17,16 @@ AS $$
 DECLARE
     v_qtable text := pgmq.format_table_name(queue_name, 'q');
 BEGIN
-    IF throttle_interval_ms IS NULL OR throttle_interval_ms < 0 THEN
+    IF throttle_interval_ms IS NULL THEN
         RAISE EXCEPTION USING
             ERRCODE = 'PQ003',
-            MESSAGE = format('pgmq.enable_notify_insert: throttle_interval_ms must be >= 0, got %s',
-                             coalesce(throttle_interval_ms::text, 'NULL'));
+            MESSAGE = 'pgmq.enable_notify_insert: throttle_interval_ms must not be NULL';
+    END IF;
+    IF throttle_interval_ms < 0 THEN
+        RAISE EXCEPTION 'throttle_interval_ms must be non-negative';
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pgmq.meta m WHERE m.queue_name = enable_notify_insert.queue_name) THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'PQ001',
-            MESSAGE = format('pgmq.enable_notify_insert: queue %L does not exist', queue_name),
-            HINT = 'Create it first with pgmq.create().';
+        RAISE EXCEPTION 'Queue "%" does not exist. Create it first using pgmq.create()', queue_name;
     END IF;
 
     PERFORM pgmq.disable_notify_insert(queue_name);

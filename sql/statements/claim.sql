@@ -5,7 +5,8 @@
 -- pgmq.send left without one. A visible task still in status processing lost its lease (its worker recorded
 -- no outcome): the claim counts it in x-pgtq-lost-leases and logs a lease_expired entry; a task whose lost
 -- leases reach max_lost_leases is not claimed but returned with task_id NULL, still locked, for the caller to
--- dead-letter.
+-- dead-letter. (read_ct > 0 first: a task never read cannot have lost a lease, and the burn-down of fresh
+-- tasks then never parses the headers for it.)
 -- With a concurrency limit, LIMIT also subtracts the queue's live leases: the count shares the claim's
 -- snapshot, taken after the caller's advisory lock (it is an InitPlan of the ELSE branch, evaluated only with
 -- a limit). as_of is the caller's clock_timestamp(), a parameter so that vt is an index condition of that
@@ -23,7 +24,7 @@ BEGIN
         RETURN QUERY
         WITH c AS (
             SELECT m.msg_id, m.read_ct,
-                   coalesce((m.headers->>'x-pgtq-status') = 'processing'
+                   coalesce(m.read_ct > 0 AND (m.headers->>'x-pgtq-status') = 'processing'
                             AND pgtq._lost_leases(m.headers) + 1 >= max_lost_leases, false) AS dead
             FROM pgmq.{{q}} m WHERE m.vt <= clock_timestamp()
             ORDER BY m.msg_id DESC
@@ -36,7 +37,7 @@ BEGIN
         ), u AS (
             UPDATE pgmq.{{q}} q SET vt = clock_timestamp() + make_interval(secs => lease_seconds),
                 read_ct = q.read_ct + 1, last_read_at = clock_timestamp(),
-                headers = CASE WHEN (q.headers->>'x-pgtq-status') = 'processing'
+                headers = CASE WHEN q.read_ct > 0 AND (q.headers->>'x-pgtq-status') = 'processing'
                                THEN pgtq._lease_lost(q.headers, q.read_ct) ELSE coalesce(q.headers, '{}') END
                           || jsonb_build_object('x-pgtq-status', 'processing',
                                  'x-pgtq-task-id', coalesce(q.headers->>'x-pgtq-task-id', gen_random_uuid()::text))
@@ -52,7 +53,7 @@ BEGIN
         RETURN QUERY
         WITH c AS (
             SELECT m.msg_id, m.read_ct,
-                   coalesce((m.headers->>'x-pgtq-status') = 'processing'
+                   coalesce(m.read_ct > 0 AND (m.headers->>'x-pgtq-status') = 'processing'
                             AND pgtq._lost_leases(m.headers) + 1 >= max_lost_leases, false) AS dead
             FROM pgmq.{{q}} m WHERE m.vt <= clock_timestamp()
             ORDER BY m.msg_id ASC
@@ -65,7 +66,7 @@ BEGIN
         ), u AS (
             UPDATE pgmq.{{q}} q SET vt = clock_timestamp() + make_interval(secs => lease_seconds),
                 read_ct = q.read_ct + 1, last_read_at = clock_timestamp(),
-                headers = CASE WHEN (q.headers->>'x-pgtq-status') = 'processing'
+                headers = CASE WHEN q.read_ct > 0 AND (q.headers->>'x-pgtq-status') = 'processing'
                                THEN pgtq._lease_lost(q.headers, q.read_ct) ELSE coalesce(q.headers, '{}') END
                           || jsonb_build_object('x-pgtq-status', 'processing',
                                  'x-pgtq-task-id', coalesce(q.headers->>'x-pgtq-task-id', gen_random_uuid()::text))

@@ -14,7 +14,7 @@ BEGIN
     WITH u AS (
         UPDATE pgmq.{{q}} q SET vt = clock_timestamp() + make_interval(secs => lease_seconds),
             read_ct = q.read_ct + 1, last_read_at = clock_timestamp(),
-            headers = CASE WHEN (q.headers->>'x-pgtq-status') = 'processing'
+            headers = CASE WHEN q.read_ct > 0 AND (q.headers->>'x-pgtq-status') = 'processing'
                            THEN pgtq._lease_lost(q.headers, q.read_ct) ELSE coalesce(q.headers, '{}') END
                       || jsonb_build_object('x-pgtq-status', 'processing',
                              'x-pgtq-task-id', coalesce(q.headers->>'x-pgtq-task-id', gen_random_uuid()::text))

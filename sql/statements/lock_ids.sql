@@ -15,7 +15,7 @@ BEGIN
     INTO locked_ids, lost_after
     FROM (
         SELECT m.msg_id,
-               CASE WHEN (m.headers->>'x-pgtq-status') = 'processing'
+               CASE WHEN m.read_ct > 0 AND (m.headers->>'x-pgtq-status') = 'processing'
                     THEN pgtq._lost_leases(m.headers) + 1 END AS lost
         FROM pgmq.{{q}} m
         WHERE m.msg_id = ANY (ids) AND m.vt <= clock_timestamp()

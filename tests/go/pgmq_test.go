@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 )
@@ -497,4 +498,51 @@ func TestPgmqNotifyInsert(t *testing.T) {
 	require.NoError(t, err)
 	send()
 	require.Empty(t, marker(), "disable_notify_insert stops the notifications")
+}
+
+// TestPgmqNoticesAndWarnings checks the NOTICE and WARNING texts that pgmq emits and clients log or assert
+// (PGMQ-API.md section 5). pgTAP cannot see notices, so they are captured here from the protocol.
+func TestPgmqNoticesAndWarnings(t *testing.T) {
+	t.Parallel()
+	b := mqSetup(t)
+	b.createQueue(t, "mq_warn", false)
+
+	type notice struct{ severity, message string }
+	var mu sync.Mutex
+	var got []notice
+	cfg, err := pgx.ParseConfig(b.url)
+	require.NoError(t, err)
+	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, notice{n.Severity, n.Message})
+	}
+	conn, err := pgx.ConnectConfig(b.ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	run := func(query string, want bool) []notice {
+		t.Helper()
+		mu.Lock()
+		got = nil
+		mu.Unlock()
+		var res bool
+		require.NoError(t, conn.QueryRow(b.ctx, query).Scan(&res))
+		require.Equal(t, want, res, query)
+		mu.Lock()
+		defer mu.Unlock()
+		return got
+	}
+
+	require.Equal(t, []notice{{"NOTICE", "pgmq queue `never_there` does not exist"}},
+		run("SELECT pgmq.drop_queue('never_there')", false), "drop_queue of an unknown queue: NOTICE and false")
+	require.Equal(t, []notice{{"WARNING", "detach_archive(queue_name) is deprecated and is a no-op. It will be removed in " +
+		"PGMQ v2.0. Archive tables are no longer member objects."}},
+		run("SELECT true FROM pgmq.detach_archive('mq_warn')", true), "detach_archive: a no-op with pgmq's WARNING")
+	require.Equal(t, []notice{{"WARNING", "drop_queue(queue_name, partitioned) is deprecated and will be removed in PGMQ " +
+		"v2.0. Use drop_queue(queue_name) instead"}},
+		run("SELECT pgmq.drop_queue('mq_warn', false)", true), "deprecated drop_queue: pgmq's WARNING, then the drop")
+	require.Equal(t, []notice{
+		{"WARNING", "drop_queue(queue_name, partitioned) is deprecated and will be removed in PGMQ v2.0. Use drop_queue(queue_name) instead"},
+		{"NOTICE", "pgmq queue `mq_warn` does not exist"},
+	}, run("SELECT pgmq.drop_queue('mq_warn', true)", true), "deprecated drop_queue of a dropped queue: both messages, still true")
 }

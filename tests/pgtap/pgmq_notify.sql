@@ -3,7 +3,7 @@
 -- notify_queue_listeners. Delivery itself needs a commit, so it is tested in Go.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(26);
+SELECT plan(29);
 
 SELECT pgmq.create('NotifyQ');
 
@@ -60,20 +60,27 @@ SELECT results_eq($$SELECT * FROM pgmq.list_notify_insert_throttles() WHERE queu
 SELECT is((SELECT count(*) FROM pg_trigger WHERE tgrelid = 'pgmq.q_notifyq'::regclass AND NOT tgisinternal), 1::bigint,
     're-enable leaves exactly one trigger');
 
--- Validation.
-SELECT throws_ok($$SELECT pgmq.enable_notify_insert('NotifyQ', -1)$$, 'PQ003',
-    'pgmq.enable_notify_insert: throttle_interval_ms must be >= 0, got -1', 'negative throttle rejected');
-SELECT throws_ok($$SELECT pgmq.enable_notify_insert('no_such_q')$$, 'PQ001',
-    'pgmq.enable_notify_insert: queue ''no_such_q'' does not exist', 'unknown queue rejected');
-SELECT throws_ok($$SELECT pgmq.enable_notify_insert('notifyq')$$, 'PQ001', NULL,
-    'the meta lookup is by the name as given');
-SELECT throws_ok($$SELECT pgmq.update_notify_insert('NotifyQ', -5)$$, 'PQ003',
-    'pgmq.update_notify_insert: throttle_interval_ms must be >= 0, got -5', 'update rejects a negative throttle');
-SELECT throws_ok($$SELECT pgmq.update_notify_insert('no_such_q', 5)$$, 'PQ001',
-    'pgmq.update_notify_insert: queue ''no_such_q'' does not exist', 'update rejects an unknown queue');
+-- Validation: pgmq's texts with SQLSTATE P0001 (plain RAISE EXCEPTION), in pgmq's order.
+SELECT throws_ok($$SELECT pgmq.enable_notify_insert('NotifyQ', -1)$$, 'P0001',
+    'throttle_interval_ms must be non-negative', 'enable: a negative throttle is rejected with pgmq''s text');
+SELECT throws_ok($$SELECT pgmq.enable_notify_insert('no_such_q', -1)$$, 'P0001',
+    'throttle_interval_ms must be non-negative', 'enable: the throttle is checked before the queue');
+SELECT throws_ok($$SELECT pgmq.enable_notify_insert('no_such_q')$$, 'P0001',
+    'Queue "no_such_q" does not exist. Create it first using pgmq.create()', 'enable: an unknown queue is rejected with pgmq''s text');
+SELECT throws_ok($$SELECT pgmq.enable_notify_insert('notifyq')$$, 'P0001',
+    'Queue "notifyq" does not exist. Create it first using pgmq.create()', 'enable: the meta lookup is by the name as given');
+SELECT throws_ok($$SELECT pgmq.enable_notify_insert('NotifyQ', NULL)$$, 'PQ003',
+    'pgmq.enable_notify_insert: throttle_interval_ms must not be NULL', 'enable: a NULL throttle (no pgmq text) raises PQ003');
+SELECT throws_ok($$SELECT pgmq.update_notify_insert('NotifyQ', -5)$$, 'P0001',
+    'throttle_interval_ms must be non-negative, got: -5', 'update: a negative throttle is rejected with pgmq''s text');
+SELECT throws_ok($$SELECT pgmq.update_notify_insert('no_such_q', 5)$$, 'P0001',
+    'Queue "no_such_q" does not exist. Create the queue first using pgmq.create()', 'update: an unknown queue is rejected with pgmq''s text');
 SELECT pgmq.create('plain_q');
-SELECT throws_ok($$SELECT pgmq.update_notify_insert('plain_q', 5)$$, 'PQ003',
-    'pgmq.update_notify_insert: notify on insert is not enabled for queue ''plain_q''', 'update requires notify to be enabled');
+SELECT throws_ok($$SELECT pgmq.update_notify_insert('plain_q', 5)$$, 'P0001',
+    'Queue "plain_q" does not have notify_insert enabled. Enable it first using pgmq.enable_notify_insert()',
+    'update: notify must be enabled (pgmq''s text)');
+SELECT throws_ok($$SELECT pgmq.update_notify_insert('NotifyQ', NULL)$$, 'PQ003',
+    'pgmq.update_notify_insert: throttle_interval_ms must not be NULL', 'update: a NULL throttle (no pgmq text) raises PQ003');
 
 -- Queues without notify: inserts do not create throttle rows.
 SELECT pgmq.send('plain_q', '{}');
