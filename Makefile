@@ -35,9 +35,11 @@ gotest:
 demo: deps
 	$(WITHPG) -- $(GO) run ./examples/demo
 
-## bench: the benchmark suite on a cluster with durable settings (BENCH_QUICK=1 for a short run)
+## bench: the benchmark suite on a cluster with durable settings (BENCH_QUICK=1 for a short run;
+## BENCH_DISK=cloud or BENCH_FSYNC_DELAY=1ms: every fsync/fdatasync of the server takes that much longer)
 bench: deps
-	$(WITHPG) -durable -c shared_buffers=1GB -c fsync=on -c synchronous_commit=on -c max_connections=400 \
+	$(WITHPG) -durable $(if $(BENCH_FSYNC_DELAY),-fsync-delay $(BENCH_FSYNC_DELAY),$(if $(filter cloud,$(BENCH_DISK)),-fsync-delay 1ms)) \
+	  -c shared_buffers=1GB -c fsync=on -c synchronous_commit=on -c max_connections=400 \
 	  -c shared_preload_libraries=pg_stat_statements -- $(GO) run ./cmd/pgtq-bench $(BENCH_ARGS)
 
 ## migrate: apply the schema to DATABASE_URL (or the PG* variables)

@@ -15,6 +15,13 @@ if ! command -v go >/dev/null 2>&1; then
   exit 1
 fi
 
+# The pgmq-js interop test's client (tests/interop, pinned by its lockfile) from the npm registry, when node is
+# here; without it that one test skips with a message, so a failure here is not fatal.
+if command -v npm >/dev/null 2>&1 && [ ! -d tests/interop/node_modules ]; then
+  npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error >/dev/null 2>&1 \
+    || echo "deps: npm ci in tests/interop failed; the pgmq-js interop test will be skipped" >&2
+fi
+
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

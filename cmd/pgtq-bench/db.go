@@ -85,6 +85,19 @@ func (s *dbSet) clone(ctx context.Context) (string, error) {
 	return name, nil
 }
 
+// createEmpty creates an empty scratch database (from template0) and returns its name.
+func (s *dbSet) createEmpty(ctx context.Context, what string) (string, error) {
+	s.seq++
+	name := fmt.Sprintf("%s_%s%d", s.prefix, what, s.seq)
+	if err := s.drop(ctx, name); err != nil {
+		return "", err
+	}
+	if _, err := s.admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE template0"); err != nil {
+		return "", fmt.Errorf("create database %s: %w", name, err)
+	}
+	return name, nil
+}
+
 func (s *dbSet) drop(ctx context.Context, name string) error {
 	if _, err := s.admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
 		return fmt.Errorf("drop database %s: %w", name, err)

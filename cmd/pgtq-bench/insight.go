@@ -60,6 +60,7 @@ func topStatements(ctx context.Context, pool *pgxpool.Pool, n int) ([]statementS
 		FROM pg_stat_statements
 		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 		  AND query NOT ILIKE '%pg_stat_%' AND query NOT ILIKE '%VACUUM%' AND query NOT ILIKE 'CHECKPOINT%'
+		  AND query NOT ILIKE '%flush_probe%' AND query NOT ILIKE '%set_config(%'
 		ORDER BY total_exec_time DESC LIMIT $1`, n)
 	if err != nil {
 		return nil, fmt.Errorf("read pg_stat_statements: %w", err)
@@ -82,7 +83,9 @@ type waitSampler struct {
 	done    chan struct{}
 }
 
-func startWaitSampler(ctx context.Context, pool *pgxpool.Pool) *waitSampler {
+// The sampler queries from the admin database, so that its own transactions do not count as commits of the
+// run's database db.
+func startWaitSampler(ctx context.Context, admin *pgxpool.Pool, db string) *waitSampler {
 	ctx, cancel := context.WithCancel(ctx)
 	s := &waitSampler{counts: map[string]int64{}, stop: cancel, done: make(chan struct{})}
 	go func() {
@@ -95,13 +98,12 @@ func startWaitSampler(ctx context.Context, pool *pgxpool.Pool) *waitSampler {
 				return
 			case <-tick.C:
 			}
-			rows, err := pool.Query(ctx, `SELECT CASE
+			rows, err := admin.Query(ctx, `SELECT CASE
 					WHEN state = 'active' AND wait_event IS NULL THEN 'CPU'
 					WHEN state = 'active' THEN wait_event_type || ':' || wait_event
 					ELSE coalesce(state, 'unknown') END
 				FROM pg_stat_activity
-				WHERE datname = current_database() AND pid <> pg_backend_pid()
-				  AND backend_type = 'client backend' AND application_name <> 'pgtq-bench'`)
+				WHERE datname = $1 AND backend_type = 'client backend' AND application_name <> 'pgtq-bench'`, db)
 			if err != nil {
 				continue
 			}

@@ -24,12 +24,15 @@ import (
 	"os/signal"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgtq/pgtq/internal/pgcluster"
 )
 
 // config is the parsed command line.
@@ -133,8 +136,11 @@ func scenarios(c config) []scenario {
 	}
 	cc := c.concurrency
 	list := []scenario{
-		{Name: "burn-down", Kind: kindBurnDown, Tasks: n, Workers: 1, Concurrency: cc},
-		{Name: "continuous", Kind: kindContinuous, Duration: cont, Workers: 1, Concurrency: cc},
+		{Name: "burn-down", Kind: kindBurnDown, Tasks: n, Workers: 1, Concurrency: cc, Interleave: kindBurnDown},
+		// River's own bench runs 2,000 workers in one client; Concurrency only shapes its adjacent raw drain.
+		{Name: "river burn-down", Kind: kindRiver, Tasks: n, Workers: 1, Concurrency: cc, Interleave: kindBurnDown},
+		{Name: "continuous", Kind: kindContinuous, Duration: cont, Workers: 1, Concurrency: cc, Interleave: kindContinuous},
+		{Name: "river continuous", Kind: kindRiver, Duration: cont, Workers: 1, Concurrency: cc, Interleave: kindContinuous},
 		{Name: "latency idle", Kind: kindLatency, Duration: lat, Rate: 200, Workers: 1, Concurrency: cc},
 		{Name: fmt.Sprintf("grouped %s groups", short(small)), Kind: kindGrouped, Tasks: grp, Groups: small, Workers: 1, Concurrency: cc},
 		{Name: fmt.Sprintf("grouped %s groups", short(big)), Kind: kindGrouped, Tasks: grp, Groups: big, Workers: 1, Concurrency: cc},
@@ -153,7 +159,7 @@ func scenarios(c config) []scenario {
 	// One raw baseline per concurrency in use, with the burn-down's backlog.
 	var seen []int
 	for _, s := range list {
-		if !slices.Contains(seen, s.Concurrency) {
+		if s.Kind != kindRiver && !slices.Contains(seen, s.Concurrency) {
 			seen = append(seen, s.Concurrency)
 		}
 	}
@@ -214,6 +220,7 @@ type report struct {
 	Engine   string    `json:"engine"`
 	Machine  machine   `json:"machine"`
 	Results  []result  `json:"results"`
+	Versus   []versus  `json:"versus_river,omitempty"`
 	Duration float64   `json:"duration_seconds"`
 }
 
@@ -222,6 +229,11 @@ type machine struct {
 	GoVersion  string            `json:"go_version"`
 	PgVersion  string            `json:"pg_version"`
 	PgSettings map[string]string `json:"pg_settings"`
+	// FsyncDelayUS is the slow-fsync shim's delay when the cluster was started with it (withpg
+	// -fsync-delay sets PGTQ_FSYNC_DELAY_US); 0 for the machine's own disk.
+	FsyncDelayUS int64 `json:"fsync_delay_us"`
+	// FlushCost is the cluster's flush cost measured before the first scenario.
+	FlushCost flushCost `json:"flush_cost"`
 }
 
 func run(args []string, out io.Writer) error {
@@ -251,29 +263,50 @@ func run(args []string, out io.Writer) error {
 	b := &bench{cfg: c, dbs: dbs, prod: producers[c.engine], pgss: hasStatements(ctx, dbs.admin)}
 	fmt.Fprintf(out, "pgtq-bench: engine %s, %d run(s) per scenario, quick=%v, %d CPUs, %s\n",
 		c.engine, c.runs, c.quick, rep.Machine.CPUs, rep.Machine.PgVersion)
-	for _, sc := range scenarios(c) {
-		res := result{Scenario: sc}
-		for i := range sc.Runs {
-			t0 := time.Now()
-			r, err := b.runOnce(ctx, sc)
-			if err != nil {
-				res.Error = fmt.Sprintf("run %d: %v", i+1, err)
-				fmt.Fprintf(os.Stderr, "pgtq-bench: %s: %s\n", sc.Name, res.Error)
-				break
-			}
-			res.Runs = append(res.Runs, r)
-			fmt.Fprintf(out, "  %-22s run %d: %s [%.1fs]\n", sc.Name, i+1, oneLine(r), time.Since(t0).Seconds())
-			if c.verbose {
-				printInsight(out, r)
+	if rep.Machine.FlushCost, err = b.probeFlush(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%s\n", flushLine(rep.Machine))
+	list := scenarios(c)
+	for start := 0; start < len(list) && ctx.Err() == nil; {
+		// A run of consecutive scenarios with the same Interleave key alternates run by run.
+		end := start + 1
+		for end < len(list) && list[start].Interleave != "" && list[end].Interleave == list[start].Interleave {
+			end++
+		}
+		group := make([]result, end-start)
+		for j := range group {
+			group[j].Scenario = list[start+j]
+		}
+		for i := range c.runs {
+			for j := range group {
+				res := &group[j]
+				if res.Error != "" || ctx.Err() != nil {
+					continue
+				}
+				sc := res.Scenario
+				t0 := time.Now()
+				r, err := b.runOnce(ctx, sc)
+				if err != nil {
+					res.Error = fmt.Sprintf("run %d: %v", i+1, err)
+					fmt.Fprintf(os.Stderr, "pgtq-bench: %s: %s\n", sc.Name, res.Error)
+					continue
+				}
+				res.Runs = append(res.Runs, r)
+				fmt.Fprintf(out, "  %-22s run %d: %s [%.1fs]\n", sc.Name, i+1, oneLine(r), time.Since(t0).Seconds())
+				if c.verbose {
+					printInsight(out, r)
+				}
 			}
 		}
-		res.Median = medianResult(res.Runs)
-		rep.Results = append(rep.Results, res)
-		if ctx.Err() != nil {
-			break
+		for j := range group {
+			group[j].Median = medianResult(group[j].Runs)
 		}
+		rep.Results = append(rep.Results, group...)
+		start = end
 	}
 	fillRatios(rep.Results)
+	rep.Versus = compareRiver(rep.Results)
 	rep.Duration = time.Since(rep.Started).Seconds()
 	printTable(out, rep)
 	if c.jsonPath != "" {
@@ -301,6 +334,7 @@ func run(args []string, out io.Writer) error {
 
 func describeMachine(ctx context.Context, pool *pgxpool.Pool) (machine, error) {
 	m := machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), PgSettings: map[string]string{}}
+	m.FsyncDelayUS, _ = strconv.ParseInt(os.Getenv(pgcluster.FsyncDelayEnv), 10, 64)
 	if err := pool.QueryRow(ctx, `SHOW server_version`).Scan(&m.PgVersion); err != nil {
 		return m, fmt.Errorf("server version: %w", err)
 	}
@@ -327,6 +361,10 @@ func oneLine(r runResult) string {
 	}
 	if r.EnqueueP50Ms > 0 {
 		s += fmt.Sprintf(" (enqueue call itself p50 %.2fms p99 %.2fms)", r.EnqueueP50Ms, r.EnqueueP99Ms)
+	}
+	if w := r.WAL; w.Tasks > 0 {
+		s += fmt.Sprintf("; %d WAL flushes, %d commits for %d tasks: %.1f tasks/flush, %.3f commits/task, %.1f WAL records and %.0f B/task; flush %.2fms",
+			w.Flushes, w.Commits, w.Tasks, w.TasksPerFlush, w.CommitsPerTask, w.RecordsPerTask, w.BytesPerTask, w.Flush.FlushMs)
 	}
 	return s
 }
@@ -356,6 +394,7 @@ func medianResult(runs []runResult) runResult {
 	m.WorkerRSSMiB = col(func(r runResult) float64 { return r.WorkerRSSMiB })
 	m.RawTasksPerSec = col(func(r runResult) float64 { return r.RawTasksPerSec })
 	m.RawRatio = col(func(r runResult) float64 { return r.RawRatio })
+	m.WAL = medianWAL(runs)
 	// Violations and maxima: the worst run counts, not the median.
 	for _, r := range runs {
 		m.GroupOverlaps = max(m.GroupOverlaps, r.GroupOverlaps)
@@ -424,10 +463,16 @@ func tableRows(rep report) [][]string {
 		if m.WorkerRSSMiB > 0 {
 			rss = fmt.Sprintf("%.0f", m.WorkerRSSMiB)
 		}
-		rows = append(rows, []string{r.Scenario.Name, fmt.Sprint(m.Tasks), rate, per, rawRate, ratio,
+		row := []string{r.Scenario.Name, fmt.Sprint(m.Tasks), rate, per, rawRate, ratio,
 			lat(m.P50Ms), lat(m.P95Ms), lat(m.P99Ms), proc, rss, fmt.Sprint(m.QueueDeadTup),
 			fmt.Sprintf("%.1f", mib(m.QueueBytes)), fmt.Sprintf("%.1f", mib(m.ArchiveBytes)),
-			fmt.Sprint(m.GroupOverlaps + m.OrderErrors)})
+			fmt.Sprint(m.GroupOverlaps + m.OrderErrors)}
+		if r.Scenario.Kind == kindRiver {
+			for i := 11; i < len(row); i++ {
+				row[i] = "-" // River's own tables and checks are not PGTQ's
+			}
+		}
+		rows = append(rows, row)
 	}
 	return rows
 }
@@ -449,6 +494,18 @@ func printTable(out io.Writer, rep report) {
 		fmt.Fprintf(tw, "%-22s\t%s\t\n", row[0], strings.Join(row[1:], "\t"))
 	}
 	_ = tw.Flush()
+	fmt.Fprintf(out, "\n%s\n", flushLine(rep.Machine))
+	for _, t := range [][][]string{walRows(rep), versusRows(rep)} {
+		if len(t) < 2 {
+			continue
+		}
+		fmt.Fprintln(out)
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+		for _, row := range t {
+			fmt.Fprintf(tw, "%-22s\t%s\t\n", row[0], strings.Join(row[1:], "\t"))
+		}
+		_ = tw.Flush()
+	}
 	fmt.Fprintf(out, "total %.0fs\n", rep.Duration)
 }
 
@@ -456,12 +513,21 @@ func printTable(out io.Writer, rep report) {
 func markdownTable(rep report) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n\n", tableTitle(rep))
-	for i, row := range tableRows(rep) {
-		fmt.Fprintf(&b, "| %s |\n", strings.Join(row, " | "))
-		if i == 0 {
-			fmt.Fprintf(&b, "|%s\n", strings.Repeat("---|", len(row)))
+	for k, t := range [][][]string{tableRows(rep), walRows(rep), versusRows(rep)} {
+		if len(t) < 2 {
+			continue
+		}
+		if k > 0 {
+			b.WriteString("\n")
+		}
+		for i, row := range t {
+			fmt.Fprintf(&b, "| %s |\n", strings.Join(row, " | "))
+			if i == 0 {
+				fmt.Fprintf(&b, "|%s\n", strings.Repeat("---|", len(row)))
+			}
 		}
 	}
+	fmt.Fprintf(&b, "\n%s\n", flushLine(rep.Machine))
 	return b.String()
 }
 

@@ -25,9 +25,10 @@ const (
 	kindLimit      = "limit"
 	kindScaling    = "scaling"
 	kindRaw        = "raw"
+	kindRiver      = "river"
 )
 
-var allKinds = []string{kindBurnDown, kindContinuous, kindLatency, kindGrouped, kindLIFO, kindLimit, kindScaling, kindRaw}
+var allKinds = []string{kindBurnDown, kindContinuous, kindLatency, kindGrouped, kindLIFO, kindLimit, kindScaling, kindRaw, kindRiver}
 
 // scenario is one row of the result table.
 type scenario struct {
@@ -42,6 +43,9 @@ type scenario struct {
 	Duration    time.Duration `json:"duration_ns,omitempty"`
 	Rate        int           `json:"rate,omitempty"`
 	Runs        int           `json:"runs"`
+	// Interleave names a set of consecutive scenarios whose runs alternate (PGTQ's burn-down and River's):
+	// run 1 of each, then run 2 of each, so that both see the machine in the same state.
+	Interleave string `json:"interleave,omitempty"`
 }
 
 // runResult is what one run of a scenario measured.
@@ -69,6 +73,8 @@ type runResult struct {
 	EnqueueP99Ms   float64         `json:"enqueue_p99_ms,omitempty"`
 	Waits          []waitShare     `json:"wait_states,omitempty"`
 	Statements     []statementStat `json:"top_statements,omitempty"`
+	WAL            walAccount      `json:"wal"`
+	River          *riverOutput    `json:"river,omitempty"`
 }
 
 // bench holds what every scenario run needs.
@@ -88,12 +94,24 @@ type runDB struct {
 	name  string
 	url   string
 	pool  *pgxpool.Pool
+	admin *pgxpool.Pool
 	waits *waitSampler // started when the measured part of the run begins
+	wal   walCounters  // WAL and commit counters at the start of the measured part
+	flush flushCost    // the cluster's flush cost measured just before it
+	// walErr is the error of measuring them; it fails the run.
+	walErr error
 }
 
-// measure marks the start of the measured part of a run.
-func (r *runDB) measure(ctx context.Context) {
-	r.waits = startWaitSampler(ctx, r.pool)
+// measure marks the start of the measured part of a run: the flush cost is measured (before the run, so
+// that the run's own aftermath, such as autovacuum of its tables, does not weigh on it), the WAL and commit
+// counters are read and the wait sampler starts.
+func (r *runDB) measure(ctx context.Context) error {
+	r.flush, r.walErr = measureFlush(ctx, r.admin, r.url, r.name)
+	if r.walErr == nil {
+		r.wal, r.walErr = readWAL(ctx, r.admin, r.name)
+	}
+	r.waits = startWaitSampler(ctx, r.admin, r.name)
+	return r.walErr
 }
 
 func (b *bench) openRun(ctx context.Context) (*runDB, error) {
@@ -101,6 +119,19 @@ func (b *bench) openRun(ctx context.Context) (*runDB, error) {
 	if err != nil {
 		return nil, err
 	}
+	return b.connectRun(ctx, name)
+}
+
+// openEmpty creates an empty scratch database (for River, which migrates its own schema).
+func (b *bench) openEmpty(ctx context.Context, what string) (*runDB, error) {
+	name, err := b.dbs.createEmpty(ctx, what)
+	if err != nil {
+		return nil, err
+	}
+	return b.connectRun(ctx, name)
+}
+
+func (b *bench) connectRun(ctx context.Context, name string) (*runDB, error) {
 	url := b.dbs.urlFor(name)
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -118,7 +149,7 @@ func (b *bench) openRun(ctx context.Context) (*runDB, error) {
 			return nil, err
 		}
 	}
-	return &runDB{name: name, url: url, pool: pool}, nil
+	return &runDB{name: name, url: url, pool: pool, admin: b.dbs.admin}, nil
 }
 
 // producerPool connects the producers of a continuous or latency run. Its sessions are named
@@ -165,6 +196,9 @@ func (b *bench) childOpts(r *runDB, sc scenario) childOptions {
 }
 
 func (b *bench) runOnce(ctx context.Context, sc scenario) (runResult, error) {
+	if sc.Kind == kindRiver {
+		return b.runRiver(ctx, sc)
+	}
 	r, err := b.openRun(ctx)
 	if err != nil {
 		return runResult{}, err
@@ -181,12 +215,40 @@ func (b *bench) runOnce(ctx context.Context, sc scenario) (runResult, error) {
 	default:
 		res, err = b.runBurnDown(ctx, r, sc)
 	}
+	if err != nil {
+		if r.waits != nil {
+			res.Waits = r.waits.finish()
+		}
+		return res, err
+	}
+	accounted := res.Tasks
+	if sc.Kind == kindContinuous {
+		// The accounting spans the whole run, the warm-up included.
+		if err := r.pool.QueryRow(ctx, `SELECT count(*) FROM `+queueTable("a")).Scan(&accounted); err != nil {
+			return res, fmt.Errorf("count archived: %w", err)
+		}
+	}
+	return b.finishRun(ctx, r, sc, res, accounted)
+}
+
+// finishRun completes a run of either system after its sessions have stopped: commit and WAL accounting
+// over accounted tasks, the flush cost, top statements and table statistics, and the adjacent raw drain.
+func (b *bench) finishRun(ctx context.Context, r *runDB, sc scenario, res runResult, accounted int64) (runResult, error) {
 	if r.waits != nil {
 		res.Waits = r.waits.finish()
 	}
+	if r.walErr != nil {
+		return res, r.walErr
+	}
+	if err := waitOthersGone(ctx, r.admin, r.name); err != nil {
+		return res, err
+	}
+	after, err := readWAL(ctx, r.admin, r.name)
 	if err != nil {
 		return res, err
 	}
+	res.WAL = account(r.wal, after, accounted)
+	res.WAL.Flush = r.flush
 	if b.pgss {
 		if res.Statements, err = topStatements(ctx, r.pool, 8); err != nil {
 			return res, err
@@ -195,6 +257,9 @@ func (b *bench) runOnce(ctx context.Context, sc scenario) (runResult, error) {
 	tables, err := collectTableStats(ctx, r.pool)
 	if err != nil {
 		return res, err
+	}
+	if sc.Kind == kindRiver {
+		tables = nil // River's tables are its own; the bench's raw table is not there yet
 	}
 	res.Tables = tables
 	for _, t := range tables {
@@ -233,7 +298,7 @@ func (b *bench) runRaw(ctx context.Context, r *runDB, sc scenario) (runResult, e
 		if b.pgss {
 			_ = resetStatements(ctx, r.pool)
 		}
-		r.measure(ctx)
+		_ = r.measure(ctx) // an error fails the run in finishRun
 	})
 	if err != nil {
 		return runResult{}, err
@@ -273,7 +338,9 @@ func (b *bench) runBurnDown(ctx context.Context, r *runDB, sc scenario) (runResu
 			return runResult{}, err
 		}
 	}
-	r.measure(ctx)
+	if err := r.measure(ctx); err != nil {
+		return runResult{}, err
+	}
 	var maxProc atomic.Int64
 	samplerDone := make(chan struct{})
 	sctx, stopSampler := context.WithCancel(ctx)
@@ -473,7 +540,9 @@ func (b *bench) startLive(ctx context.Context, r *runDB, sc scenario, warm time.
 	if err := b.createQueue(ctx, r.pool); err != nil {
 		return t0, nil, nil, nil, err
 	}
-	r.measure(ctx)
+	if err := r.measure(ctx); err != nil {
+		return t0, nil, nil, nil, err
+	}
 	t0 = time.Now()
 	o := b.childOpts(r, sc)
 	o.RecordAfter = t0.Add(warm).UnixNano()

@@ -7,6 +7,8 @@ package pgcluster
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -40,7 +42,18 @@ type Options struct {
 	// BinDir holds initdb, pg_ctl and postgres. Defaults to $PGTQ_PG_BINDIR, else the newest
 	// /usr/lib/postgresql/*/bin, else the directory of pg_config --bindir.
 	BinDir string
+	// Preload is a shared library loaded into every server process through LD_PRELOAD (the benchmark's
+	// slow-fsync shim, see BuildPreload). It is copied into the cluster's directory, where the server's OS
+	// user can read it; initdb runs without it. Defaults to none.
+	Preload string
+	// Env holds extra NAME=value variables for the server processes (for example FsyncDelayEnv for the
+	// shim). Defaults to none.
+	Env []string
 }
+
+// FsyncDelayEnv names the variable that sets the slow-fsync shim's delay per fsync/fdatasync, in
+// microseconds (the shim's default is 1000).
+const FsyncDelayEnv = "PGTQ_FSYNC_DELAY_US"
 
 // Cluster is a running throwaway cluster.
 type Cluster struct {
@@ -48,6 +61,7 @@ type Cluster struct {
 	binDir string
 	port   int
 	cred   *syscall.Credential
+	env    []string // extra environment of pg_ctl start, inherited by the server processes
 }
 
 // URL returns a connection URL for database db (postgres when empty) as the superuser postgres.
@@ -92,6 +106,15 @@ func Start(ctx context.Context, opts *Options) (*Cluster, error) {
 			return nil, fmt.Errorf("pgcluster: chown %s: %w", dir, err)
 		}
 	}
+	if o.Preload != "" {
+		lib, err := copyPreload(o.Preload, dir)
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		c.env = append(c.env, "LD_PRELOAD="+lib)
+	}
+	c.env = append(c.env, o.Env...)
 	data := filepath.Join(dir, "data")
 	if out, err := c.run(ctx, "initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
 		"--locale=C", "--no-sync"); err != nil {
@@ -108,7 +131,7 @@ func Start(ctx context.Context, opts *Options) (*Cluster, error) {
 		}
 		c.port = port
 		args := []string{"-D", data, "-l", filepath.Join(dir, "server.log"), "-w", "-t", "60", "-o", c.serverOptions(o.Settings), "start"}
-		out, err := c.run(ctx, "pg_ctl", args...)
+		out, err := c.runEnv(ctx, c.env, "pg_ctl", args...)
 		if err == nil {
 			return c, nil
 		}
@@ -163,8 +186,16 @@ func (c *Cluster) logTail() string {
 
 // run executes a server binary as the server's OS user.
 func (c *Cluster) run(ctx context.Context, name string, args ...string) ([]byte, error) {
+	return c.runEnv(ctx, nil, name, args...)
+}
+
+// runEnv is run with extra environment variables.
+func (c *Cluster) runEnv(ctx context.Context, env []string, name string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, filepath.Join(c.binDir, name), args...)
 	cmd.Dir = c.dir
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	if c.cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
 	}
@@ -228,4 +259,52 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// copyPreload copies the shared library lib into the cluster directory dir, readable by every user (the
+// server may run as another OS user than the one that built it), and returns the copy's path.
+func copyPreload(lib, dir string) (string, error) {
+	data, err := os.ReadFile(lib)
+	if err != nil {
+		return "", fmt.Errorf("pgcluster: preload library: %w", err)
+	}
+	dst := filepath.Join(dir, filepath.Base(lib))
+	if err := os.WriteFile(dst, data, 0o755); err != nil {
+		return "", fmt.Errorf("pgcluster: copy preload library: %w", err)
+	}
+	return dst, nil
+}
+
+// BuildPreload compiles the C source file src into a shared library for Options.Preload with gcc and
+// returns its path. The library is cached under the user cache directory by the source's hash, so a
+// second call with the same source does not compile again.
+func BuildPreload(ctx context.Context, src string) (string, error) {
+	code, err := os.ReadFile(src)
+	if err != nil {
+		return "", fmt.Errorf("pgcluster: preload source: %w", err)
+	}
+	sum := sha256.Sum256(code)
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	dir := filepath.Join(cache, "pgtq", "preload")
+	base := strings.TrimSuffix(filepath.Base(src), filepath.Ext(src))
+	lib := filepath.Join(dir, base+"-"+hex.EncodeToString(sum[:6])+".so")
+	if _, err := os.Stat(lib); err == nil {
+		return lib, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("pgcluster: preload cache: %w", err)
+	}
+	tmp := lib + ".tmp" + strconv.Itoa(os.Getpid())
+	out, err := exec.CommandContext(ctx, "gcc", "-shared", "-fPIC", "-O2", "-Wall", "-o", tmp, src, "-ldl").CombinedOutput()
+	if err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("pgcluster: gcc %s (install gcc): %w\n%s", src, err, out)
+	}
+	if err := os.Rename(tmp, lib); err != nil {
+		return "", fmt.Errorf("pgcluster: preload cache: %w", err)
+	}
+	return lib, nil
 }

@@ -7,6 +7,8 @@
 -- With a dedupe_key held by a task still in the queue, inserts nothing and returns that task's msg_id; the
 -- unique index makes this race-free (two concurrent calls with one key create one task).
 -- Callable from triggers (one INSERT into the queue table; its trigger keeps the group row and sends NOTIFY).
+-- Group and dedupe keys are limited to 1024 bytes (inside the index row limit). PQ001 also for a plain pgmq
+-- queue that is not registered yet (producers do not register queues; see pgtq._queue).
 -- Raises PQ001 unknown queue, PQ002 invalid name, PQ003 (delay NULL or negative, headers not an object or
 -- with an x-pgtq-* key, empty dedupe_key), PQ004 (payload NULL or not a JSON object).
 

@@ -4,6 +4,7 @@
 -- Adds many tasks in one INSERT and returns their msg_ids in the order of payloads. group_keys[i] and
 -- headers[i] belong to payloads[i] (NULL arrays: none; NULL elements: none for that task). delay in seconds
 -- applies to all. Headers as pgtq.enqueue (no dedupe keys here).
+-- Group keys (given or from an x-pgmq-group header) are limited to 1024 bytes (PQ003 naming the element).
 -- Raises PQ001, PQ002, PQ003 (payloads NULL or empty, array lengths differ, delay NULL or negative, a bad
 -- headers element), PQ004 (an element of payloads NULL or not a JSON object; the message gives its index).
 
@@ -67,6 +68,12 @@ BEGIN
         PERFORM pgtq._check_key('pgtq.enqueue_batch', format('group_keys[%s]', u.i), u.k)
         FROM unnest(group_keys) WITH ORDINALITY AS u (k, i)
         WHERE octet_length(u.k) > 1024;
+    END IF;
+    IF headers IS NOT NULL THEN
+        PERFORM pgtq._check_key('pgtq.enqueue_batch', format('the x-pgmq-group header of headers[%s]', u.i),
+                                u.h->>'x-pgmq-group')
+        FROM unnest(headers) WITH ORDINALITY AS u (h, i)
+        WHERE octet_length(u.h->>'x-pgmq-group') > 1024;
     END IF;
     -- The INSERT takes the table lock before its trigger locks group rows: no up-front lock (see pgtq._queue).
     SELECT * INTO v FROM pgtq._queue('pgtq.enqueue_batch', queue_name, for_write => false, may_register => false);

@@ -39,6 +39,7 @@
 --   Grouped reads assume all reads of the queue are grouped (a non-grouped read does not mark groups busy).
 -- Known cost (as in pgmq): a FIFO/LIFO walk steps over invisible rows (delayed tasks, live leases) that sit
 -- ahead of the first visible ones, so 100k delayed tasks at the head of a queue cost a 100k-row index walk.
+-- paused: while the queue is paused (pgtq.pause) a read returns nothing.
 -- Raises PQ001, PQ002, PQ003 (qty < 1 or > 10000, lease_seconds, concurrency_limit or max_lost_leases < 1 or
 -- NULL where required; lifo/grouped NULL; concurrency_limit outside READ COMMITTED).
 
@@ -113,6 +114,11 @@ BEGIN
     -- any row lock: no up-front table lock needed (see pgtq._queue). Grouped reads lock group rows first and
     -- limited reads hold the advisory lock first, so they take it.
     SELECT * INTO v FROM pgtq._queue('pgtq.read', queue_name, for_write => grouped OR concurrency_limit IS NOT NULL);
+
+    -- Paused (pgtq.pause, 225_pause.sql): claim nothing; tasks already claimed run on. One primary-key probe.
+    IF EXISTS (SELECT 1 FROM pgtq.queues q WHERE q.queue_id = v.queue_id AND q.paused_at IS NOT NULL) THEN
+        RETURN;
+    END IF;
 
     IF concurrency_limit IS NOT NULL THEN
         IF current_setting('transaction_isolation') <> 'read committed' THEN

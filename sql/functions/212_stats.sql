@@ -2,7 +2,8 @@
 --
 -- Counts of one queue: queued (visible now: status queued or none, plus expired leases and due retries),
 -- delayed (status queued or none, not visible yet), processing (live leases), retrying (waiting), dlq (messages in its DLQ, 0 without one), archived (rows in its archive), and
--- oldest_queued_age_seconds (seconds since the oldest visible queued task was enqueued, NULL if none).
+-- oldest_queued_age_seconds (seconds since the oldest visible queued task was enqueued, NULL if none), and
+-- paused (pgtq.pause: reads claim nothing while true).
 -- Scans the queue table: meant for dashboards and tests, not for hot paths.
 -- Raises PQ001, PQ002.
 
@@ -32,6 +33,7 @@ BEGIN
         v.q_table)
     INTO s.queued, s.delayed, s.processing, s.retrying, s.oldest_queued_age_seconds;
     EXECUTE format('SELECT count(*) FROM pgmq.%I', v.a_table) INTO s.archived;
+    s.paused := EXISTS (SELECT 1 FROM pgtq.queues q WHERE q.queue_id = v.queue_id AND q.paused_at IS NOT NULL);
     s.dlq := 0;
     IF v.dlq_q_table IS NOT NULL THEN
         EXECUTE format('SELECT count(*) FROM pgmq.%I', v.dlq_q_table) INTO s.dlq;

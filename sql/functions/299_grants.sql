@@ -39,3 +39,18 @@ GRANT EXECUTE ON FUNCTION
 TO pgtq_admin;
 
 GRANT EXECUTE ON FUNCTION pgtq.schema_version() TO pgtq_producer, pgtq_worker, pgtq_admin;
+
+-- Operating a queue (issue 12, 220-229): listing, inspection, cancel, retry now, pause/resume, bulk reschedule
+-- and DLQ purge are administration: pgtq_admin only.
+GRANT EXECUTE ON FUNCTION
+    pgtq.list_queues(),
+    pgtq.list_tasks(text, text, text, bigint, integer),
+    pgtq.list_archive(text, bigint, integer),
+    pgtq.get_task(text, bigint, text),
+    pgtq.cancel(text, bigint),
+    pgtq.retry_now(text, bigint),
+    pgtq.pause(text),
+    pgtq.resume(text),
+    pgtq.reschedule_all(text, text, text),
+    pgtq.purge_dlq(text, interval)
+TO pgtq_admin;

@@ -2,6 +2,7 @@ package gotest
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -36,16 +37,22 @@ func TestWorkerOptionsValidation(t *testing.T) {
 	require.ErrorContains(t, err, "client is nil")
 }
 
-// TestWorkerRecoversFromClaimErrors starts a worker on a queue that does not exist yet: claims fail and
-// back off from PollExceptionInterval; once the queue exists the worker serves it without a restart.
+// TestWorkerRecoversFromClaimErrors drops the queue of a running worker: claims fail and back off from
+// PollExceptionInterval; once the queue exists again the worker serves it without a restart. (A queue
+// missing at start is an error of Run: TestWorkerMissingQueue.)
 func TestWorkerRecoversFromClaimErrors(t *testing.T) {
 	t.Parallel()
 	b := setupWorker(t)
 	q := "wrk_late_queue"
+	require.NoError(t, b.client.CreateQueue(b.ctx, q, nil))
 	p, started := startSignal(q)
-	w, _ := b.runWorker(t, &worker.Options{Processors: []*worker.Processor{p}, PollInterval: 30 * time.Second,
-		PollExceptionInterval: 100 * time.Millisecond})
+	logs := newLogRecorder(t)
+	w, _ := b.runWorker(t, &worker.Options{Processors: []*worker.Processor{p}, PollInterval: 50 * time.Millisecond,
+		PollExceptionInterval: 100 * time.Millisecond, Logger: logs.logger()})
 	waitReady(t, w)
+	_, err := b.client.DropQueue(b.ctx, q)
+	require.NoError(t, err)
+	waitUntil(t, 10*time.Second, "a failed claim", func() bool { return logs.count(slog.LevelError, "pgtq: claim failed") > 0 })
 	require.NoError(t, b.client.CreateQueue(b.ctx, q, nil))
 	b.enqueue(t, q, numPayload{}, nil)
 	// Backoff is capped at 12 x 100 ms, so the task starts within about 1.2 s of the queue's creation.

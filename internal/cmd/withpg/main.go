@@ -2,9 +2,13 @@
 // otherwise a throwaway cluster started from the local binaries (torn down afterwards, also when the command
 // fails or the run is interrupted). The child sees the server's URL in PGTQ_DATABASE_URL.
 //
+// -fsync-delay d loads the slow-fsync shim (bench/slowfsync/slowfsync.c, compiled with gcc on first use) into
+// the throwaway cluster's server processes: every fsync/fdatasync then takes d longer, a simulated cloud disk.
+// The child then also sees the delay in microseconds in PGTQ_FSYNC_DELAY_US.
+//
 // Usage:
 //
-//	withpg [-c name=value]... [-durable] -- command [args...]
+//	withpg [-c name=value]... [-durable] [-fsync-delay 1ms [-fsync-shim file.c]] -- command [args...]
 package main
 
 import (
@@ -15,8 +19,11 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/pgtq/pgtq/internal/pgcluster"
 )
@@ -39,11 +46,41 @@ func main() {
 	os.Exit(run())
 }
 
+// shimPath is the slow-fsync shim's source, relative to the module root.
+const shimPath = "bench/slowfsync/slowfsync.c"
+
+// buildShim compiles the slow-fsync shim (cached) and returns the library's path. Without an explicit
+// source it looks for shimPath in the working directory and its parents (make runs from the module root).
+func buildShim(ctx context.Context, src string) (string, error) {
+	if src == "" {
+		dir, err := os.Getwd()
+		if err != nil {
+			return "", err
+		}
+		for {
+			if _, err := os.Stat(filepath.Join(dir, shimPath)); err == nil {
+				src = filepath.Join(dir, shimPath)
+				break
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				return "", fmt.Errorf("%s not found from the working directory; pass -fsync-shim", shimPath)
+			}
+			dir = parent
+		}
+	}
+	bctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	return pgcluster.BuildPreload(bctx, src)
+}
+
 func run() int {
 	settings := settingsFlag{}
 	fs := flag.NewFlagSet("withpg", flag.ContinueOnError)
 	fs.Var(settings, "c", "server setting name=value (repeatable)")
 	durable := fs.Bool("durable", false, "start from durable settings (fsync and synchronous_commit on) instead of test settings")
+	fsyncDelay := fs.Duration("fsync-delay", 0, "load the slow-fsync shim into the server: every fsync/fdatasync takes this much longer (0: off)")
+	shimSrc := fs.String("fsync-shim", "", "C source of the slow-fsync shim (default bench/slowfsync/slowfsync.c of the module)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return 2
 	}
@@ -68,7 +105,19 @@ func run() int {
 		for k, v := range settings {
 			base[k] = v
 		}
-		cluster, err := pgcluster.Start(ctx, &pgcluster.Options{Settings: base})
+		opts := &pgcluster.Options{Settings: base}
+		if *fsyncDelay > 0 {
+			lib, err := buildShim(ctx, *shimSrc)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "withpg:", err)
+				return 1
+			}
+			us := strconv.FormatInt(fsyncDelay.Microseconds(), 10)
+			opts.Preload = lib
+			opts.Env = []string{pgcluster.FsyncDelayEnv + "=" + us}
+			os.Setenv(pgcluster.FsyncDelayEnv, us)
+		}
+		cluster, err := pgcluster.Start(ctx, opts)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "withpg:", err)
 			return 1
@@ -80,7 +129,10 @@ func run() int {
 		}()
 		os.Setenv("PGTQ_DATABASE_URL", cluster.URL("postgres"))
 		fmt.Fprintf(os.Stderr, "withpg: throwaway PostgreSQL cluster on 127.0.0.1:%d\n", cluster.Port())
-	} else if len(settings) > 0 || *durable {
+		if *fsyncDelay > 0 {
+			fmt.Fprintf(os.Stderr, "withpg: slow-fsync shim loaded: every fsync/fdatasync of the server takes %s longer\n", *fsyncDelay)
+		}
+	} else if len(settings) > 0 || *durable || *fsyncDelay > 0 {
 		fmt.Fprintln(os.Stderr, "withpg: PGTQ_DATABASE_URL is set; server settings are not applied to an existing server")
 	}
 
