@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Makes sure the tools `make test`, `make demo` and `make bench` need are on this machine: Go, the PostgreSQL 15
-# server binaries, pgTAP and pg_prove. Installs the Debian packages that are missing when run as root; otherwise
-# says exactly what to install and fails.
+# server binaries, pgTAP, pg_partman (the partitioned-queue tests), pg_prove and Chromium (the dashboard's
+# browser test). Installs the Debian packages that are missing when run as root; otherwise says exactly what to
+# install and fails.
 set -euo pipefail
 
 PG_MAJOR=15
 missing=()
 [ -x "/usr/lib/postgresql/$PG_MAJOR/bin/initdb" ] || missing+=("postgresql-$PG_MAJOR")
 [ -f "/usr/share/postgresql/$PG_MAJOR/extension/pgtap.control" ] || missing+=("postgresql-$PG_MAJOR-pgtap")
+[ -f "/usr/share/postgresql/$PG_MAJOR/extension/pg_partman.control" ] || missing+=("postgresql-$PG_MAJOR-partman")
 command -v pg_prove >/dev/null 2>&1 || missing+=("libtap-parser-sourcehandler-pgtap-perl")
+# Headless Chromium for the dashboard's browser test (tests/browser), driven through chromedp.
+command -v chromium >/dev/null 2>&1 || missing+=("chromium")
 
 if ! command -v go >/dev/null 2>&1; then
   echo "deps: Go is not on PATH; install Go 1.26 (https://go.dev/doc/install) and retry." >&2

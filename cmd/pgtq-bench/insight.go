@@ -60,7 +60,6 @@ func topStatements(ctx context.Context, pool *pgxpool.Pool, n int) ([]statementS
 		FROM pg_stat_statements
 		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 		  AND query NOT ILIKE '%pg_stat_%' AND query NOT ILIKE '%VACUUM%' AND query NOT ILIKE 'CHECKPOINT%'
-		  AND query NOT ILIKE '%flush_probe%' AND query NOT ILIKE '%set_config(%'
 		ORDER BY total_exec_time DESC LIMIT $1`, n)
 	if err != nil {
 		return nil, fmt.Errorf("read pg_stat_statements: %w", err)

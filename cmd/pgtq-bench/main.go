@@ -7,6 +7,11 @@
 // shows the median of every column; -json writes all runs. BENCH_QUICK=1 shrinks every size so that the
 // whole suite finishes in under two minutes.
 //
+// The river scenarios run River's own `river bench` (built from the module proxy in a throwaway module, see
+// river.go) on the same cluster, interleaved with PGTQ's burn-down and continuous runs. Every run of either
+// system also reports its WAL flushes, commits and WAL records and bytes per task, and the cluster's flush
+// cost measured just before it (wal.go).
+//
 // Usage:
 //
 //	pgtq-bench [-only burn-down,latency] [-runs 3] [-json bench.json] [-engine worker|sql]
@@ -172,6 +177,7 @@ func scenarios(c config) []scenario {
 			list = append(list, scenario{Name: fmt.Sprintf("raw c=%d", w), Kind: kindRaw, Tasks: n, Workers: 1, Concurrency: w})
 		}
 	}
+	list = append(list, pruneScenarios(c)...) // after the raw baselines: prune runs no claims (prune.go)
 	for i := range list {
 		list[i].Runs = c.runs
 		list[i].Tasks = scaled(list[i].Tasks, c.scale)
@@ -286,7 +292,11 @@ func run(args []string, out io.Writer) error {
 				}
 				sc := res.Scenario
 				t0 := time.Now()
-				r, err := b.runOnce(ctx, sc)
+				runOnce := b.runOnce
+				if sc.Kind == kindPrune {
+					runOnce = b.runPrune
+				}
+				r, err := runOnce(ctx, sc)
 				if err != nil {
 					res.Error = fmt.Sprintf("run %d: %v", i+1, err)
 					fmt.Fprintf(os.Stderr, "pgtq-bench: %s: %s\n", sc.Name, res.Error)

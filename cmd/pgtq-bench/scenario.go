@@ -108,6 +108,9 @@ type runDB struct {
 func (r *runDB) measure(ctx context.Context) error {
 	r.flush, r.walErr = measureFlush(ctx, r.admin, r.url, r.name)
 	if r.walErr == nil {
+		r.walErr = flushPoolStats(ctx, r.pool, r.admin)
+	}
+	if r.walErr == nil {
 		r.wal, r.walErr = readWAL(ctx, r.admin, r.name)
 	}
 	r.waits = startWaitSampler(ctx, r.admin, r.name)
@@ -241,6 +244,9 @@ func (b *bench) finishRun(ctx context.Context, r *runDB, sc scenario, res runRes
 		return res, r.walErr
 	}
 	if err := waitOthersGone(ctx, r.admin, r.name); err != nil {
+		return res, err
+	}
+	if err := flushPoolStats(ctx, r.pool, r.admin); err != nil {
 		return res, err
 	}
 	after, err := readWAL(ctx, r.admin, r.name)

@@ -21,7 +21,8 @@ type walCounters struct {
 }
 
 // readWAL reads pg_stat_wal and the commits of database db. Backends report their counters when they
-// exit or go idle, so read it after the run's sessions have ended (waitOthersGone).
+// exit, or when they go idle at most once a second (else up to 10 s later), so read it after the run's
+// sessions have ended (waitOthersGone) and the bench's own pools have reported theirs (flushPoolStats).
 func readWAL(ctx context.Context, admin *pgxpool.Pool, db string) (walCounters, error) {
 	var w walCounters
 	err := admin.QueryRow(ctx, `SELECT w.wal_records, w.wal_bytes::bigint, w.wal_write, w.wal_sync, d.xact_commit
@@ -87,6 +88,9 @@ func measureFlush(ctx context.Context, admin *pgxpool.Pool, url, db string) (flu
 		return fc, fmt.Errorf("flush probe: connect: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	// Keep the probe out of the run's pg_stat_statements (needs superuser; without it the probe's statements
+	// merely show up among the run's).
+	_, _ = conn.Exec(ctx, `SET pg_stat_statements.track = 'none'`)
 	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS public.flush_probe (x int)`); err != nil {
 		return fc, fmt.Errorf("flush probe: %w", err)
 	}
@@ -117,7 +121,8 @@ func measureFlush(ctx context.Context, admin *pgxpool.Pool, url, db string) (flu
 	if fc.SyncMs, err = timed("on"); err != nil {
 		return fc, fmt.Errorf("flush probe: %w", err)
 	}
-	// The probe's session is still open: flush its pending statistics before reading the WAL counters.
+	// The probe's session is still open: flush its pending statistics before reading the WAL counters, and
+	// again at the end, so that nothing of the probe is reported later, inside the run it precedes.
 	if _, err := conn.Exec(ctx, `SELECT pg_stat_force_next_flush()`); err != nil {
 		return fc, fmt.Errorf("flush probe: %w", err)
 	}
@@ -126,6 +131,9 @@ func measureFlush(ctx context.Context, admin *pgxpool.Pool, url, db string) (flu
 		return fc, err
 	}
 	if _, err := conn.Exec(ctx, `TRUNCATE public.flush_probe`); err != nil {
+		return fc, fmt.Errorf("flush probe: %w", err)
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_stat_force_next_flush()`); err != nil {
 		return fc, fmt.Errorf("flush probe: %w", err)
 	}
 	fc.FlushMs = max(0, fc.SyncMs-fc.AsyncMs)
@@ -220,4 +228,20 @@ func walRows(rep report) [][]string {
 			fmt.Sprintf("%.1f", w.RecordsPerTask), fmt.Sprintf("%.0f", w.BytesPerTask), fmt.Sprintf("%.2f", w.Flush.FlushMs)})
 	}
 	return rows
+}
+
+// flushPoolStats makes every idle session of the pools report its pending statistics now: a session that
+// loaded a backlog, cloned a database (PostgreSQL 15 WAL-logs the copy) or drained the raw table would
+// otherwise report its WAL and commits up to 10 s later, inside the next measured span.
+func flushPoolStats(ctx context.Context, pools ...*pgxpool.Pool) error {
+	for _, pool := range pools {
+		for _, c := range pool.AcquireAllIdle(ctx) {
+			_, err := c.Exec(ctx, `SELECT pg_stat_force_next_flush()`)
+			c.Release()
+			if err != nil {
+				return fmt.Errorf("flush statistics: %w", err)
+			}
+		}
+	}
+	return nil
 }

@@ -16,10 +16,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/pgtq/pgtq/dashboard"
 	"github.com/pgtq/pgtq/driver"
 	"github.com/pgtq/pgtq/httpapi"
 	"github.com/pgtq/pgtq/internal/migratecli"
+	"github.com/pgtq/pgtq/metrics"
 )
 
 // Exit codes.
@@ -120,7 +124,8 @@ const usageText = `usage: pgtq [flags] COMMAND [ARGS] [flags]
   retry QUEUE ID                        make a retrying or delayed task due now
   pause QUEUE | resume QUEUE            stop / restart claims (running tasks finish)
   purge-dlq QUEUE --older-than D        delete DLQ entries older than D (72h, 7d, 0 = all)
-  serve [--addr ADDR] [--writes]        the HTTP API; writes need the bearer token in $PGTQ_API_TOKEN
+  serve [--addr ADDR] [--writes]        the dashboard (/), the HTTP API (/api/) and metrics (/metrics);
+                                        writes need the bearer token in $PGTQ_API_TOKEN
   migrate up|down|redo|status|version   the schema migrator (same as pgtq-migrate)
 The database comes from --database-url, else $DATABASE_URL, else the PG* variables; without any of them pgtq
 refuses. Exit codes: 0 success, 1 database error, 2 bad usage, 3 not found (queue, task, or a task no longer in
@@ -593,17 +598,31 @@ func cmdServe(ctx context.Context, c *config, cl *driver.Client, out *output) er
 			return usagef("--writes needs a bearer token in $%s", TokenEnv)
 		}
 	}
-	h, err := httpapi.New(cl, opts)
+	api, err := httpapi.New(cl, opts)
 	if err != nil {
 		return usagef("%w", err)
 	}
+	// The dashboard's reschedule buttons follow the API's write rules, with the same token.
+	dash, err := dashboard.New(cl, &dashboard.Options{Writes: opts.Writes, Token: opts.Token})
+	if err != nil {
+		return usagef("%w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics.NewQueueCollector(cl, nil))
+	mux := http.NewServeMux()
+	mux.Handle("/api/", api)
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/", dash)
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return usagef("listen on %s: %w", c.addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(out.stderr, "pgtq: serving the API on http://%s (writes %s)\n", ln.Addr(),
-		map[bool]string{true: "enabled", false: "disabled"}[c.writes])
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(out.stderr, "pgtq: serving on http://%s (dashboard /, API /api/, metrics /metrics; writes %s)\n",
+		ln.Addr(), map[bool]string{true: "enabled", false: "disabled"}[c.writes])
+	dctx, stopSampling := context.WithCancel(ctx)
+	defer stopSampling()
+	go func() { _ = dash.Run(dctx) }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

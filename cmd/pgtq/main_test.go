@@ -260,6 +260,20 @@ func TestServe(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
 	require.Contains(t, string(body), `"queue":"emails"`)
 
+	// The dashboard at / and the queue gauges at /metrics, beside the API.
+	for path, want := range map[string]string{
+		"/":              `href="/queues/emails"`,
+		"/metrics":       `pgtq_queue_tasks{queue="emails",status="queued"}`,
+		"/static/app.js": "pgtqCharts",
+	} {
+		resp, err := http.Get(base + path)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", path, body)
+		require.Contains(t, string(body), want, path)
+	}
+
 	req, _ := http.NewRequest("POST", base+"/api/queues/emails/pause", nil)
 	req.Header.Set("Authorization", "Bearer tok")
 	resp, err = http.DefaultClient.Do(req)

@@ -7,6 +7,7 @@
 --   'drop_queue(queue_name, partitioned) is deprecated and will be removed in PGMQ v2.0. Use
 --   drop_queue(queue_name) instead', ignores partitioned, drops the queue like the one-argument form (so a
 --   missing queue also gets its NOTICE) and always returns true (as pgmq).
+-- Partitioned tables are removed from pg_partman's part_config (and their template tables dropped) first.
 -- Serialised with create* by pgmq.acquire_queue_lock. Raises P0001 for names with invalid characters.
 
 CREATE OR REPLACE FUNCTION pgmq.drop_queue(queue_name text)
@@ -24,6 +25,14 @@ BEGIN
         RETURN false;
     END IF;
 
+    -- A partitioned table (pgmq.create_partitioned, convert_archive_partitioned) is forgotten by pg_partman
+    -- first; DROP TABLE drops its partitions.
+    IF pgmq._is_partitioned(v_qtable) THEN
+        PERFORM pgmq._partman_drop_config(v_qtable);
+    END IF;
+    IF pgmq._is_partitioned(v_atable) THEN
+        PERFORM pgmq._partman_drop_config(v_atable);
+    END IF;
     EXECUTE format('DROP TABLE IF EXISTS pgmq.%I', v_qtable);
     EXECUTE format('DROP TABLE IF EXISTS pgmq.%I', v_atable);
     DELETE FROM pgmq.meta m WHERE m.queue_name = drop_queue.queue_name;

@@ -66,7 +66,12 @@
 --
 -- pgtq._insert_task(q_table text, payload jsonb, headers jsonb, delay integer) RETURNS bigint
 --   Inserts one task; with an x-pgtq-dedupe-key header already held by a task in the queue it inserts nothing
---   and returns that task's msg_id (race-free through the unique index).
+--   and returns that task's msg_id (race-free through the unique index). On a partitioned queue table
+--   (pgmq.create_partitioned), which cannot have that unique index, the key is enforced by a transaction
+--   advisory lock on (queue table, key) followed by a lookup in a new statement, which sees every earlier
+--   holder of the lock that committed; that needs READ COMMITTED (a transaction snapshot taken before the
+--   other holder committed would miss it), so with a dedupe key on a partitioned queue any other isolation
+--   level raises PQ003.
 --
 -- pgtq._final_failure(queue_name text, msg_id bigint, headers jsonb) RETURNS text
 --   Removes a (locked) task for good: with a DLQ, copies it there and archives it as 'dead_lettered';
@@ -208,10 +213,17 @@ DECLARE
     v_rel regclass;
     v_ix record;
     v_name text;
+    v_partitioned boolean;
+    v_has_id_index boolean;
 BEGIN
     SELECT q.queue_name INTO STRICT v_queue FROM pgtq.queues q WHERE q.queue_id = _setup.queue_id;
     v_q := pgmq.format_table_name(v_queue, 'q');
     v_rel := format('pgmq.%I', v_q)::regclass;
+    -- A queue made with pgmq.create_partitioned: no primary key, and no unique index without the partition key.
+    v_partitioned := (SELECT c.relkind = 'p' FROM pg_catalog.pg_class c WHERE c.oid = v_rel);
+    v_has_id_index := EXISTS (
+        SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid
+        WHERE i.indrelid = v_rel AND a.attname = 'msg_id' AND i.indkey[0] = a.attnum AND i.indpred IS NULL);
 
     -- Our indexes on the queue table, each created only when its record is missing or names an index that is
     -- gone:
@@ -222,14 +234,24 @@ BEGIN
     --   dd    dedupe keys: unique among the tasks in the queue, enforced by the index (INSERT ... ON
     --         CONFLICT), so two concurrent enqueues with one key cannot both insert;
     --   busy  claimed and retrying tasks: the concurrency-limit count (processing with a live lease) and the
-    --         redelivery of due busy tasks cost O(in flight), not O(backlog).
+    --         redelivery of due busy tasks cost O(in flight), not O(backlog);
+    --   id    (partitioned tables partitioned by time only) msg_id, which they have no primary key for: every
+    --         complete, fail and FIFO/LIFO read finds tasks by msg_id.
+    -- On a partitioned table (pgmq.create_partitioned) dd cannot be unique (PostgreSQL requires the partition
+    -- key in every unique index, and a key unique per partition would let duplicates through): it is a plain
+    -- index there, and pgtq._insert_task enforces the key with an advisory lock and a lookup instead.
     FOR v_ix IN
         SELECT * FROM (VALUES
-            ('grp', 'CREATE INDEX %I ON %s ((headers->>''x-pgmq-group''), msg_id) WHERE (headers->>''x-pgmq-group'') IS NOT NULL'),
-            ('ung', 'CREATE INDEX %I ON %s (msg_id) WHERE (headers->>''x-pgmq-group'') IS NULL'),
-            ('dd', 'CREATE UNIQUE INDEX %I ON %s ((headers->>''x-pgtq-dedupe-key'')) WHERE (headers->>''x-pgtq-dedupe-key'') IS NOT NULL'),
-            ('busy', 'CREATE INDEX %I ON %s (vt) WHERE (headers->>''x-pgtq-status'') IN (''processing'', ''retrying'')')
-        ) AS ix (purpose, ddl)
+            ('grp', 'CREATE INDEX %I ON %s ((headers->>''x-pgmq-group''), msg_id) WHERE (headers->>''x-pgmq-group'') IS NOT NULL', true),
+            ('ung', 'CREATE INDEX %I ON %s (msg_id) WHERE (headers->>''x-pgmq-group'') IS NULL', true),
+            ('dd', CASE WHEN v_partitioned
+                        THEN 'CREATE INDEX %I ON %s ((headers->>''x-pgtq-dedupe-key'')) WHERE (headers->>''x-pgtq-dedupe-key'') IS NOT NULL'
+                        ELSE 'CREATE UNIQUE INDEX %I ON %s ((headers->>''x-pgtq-dedupe-key'')) WHERE (headers->>''x-pgtq-dedupe-key'') IS NOT NULL'
+                   END, true),
+            ('busy', 'CREATE INDEX %I ON %s (vt) WHERE (headers->>''x-pgtq-status'') IN (''processing'', ''retrying'')', true),
+            ('id', 'CREATE INDEX %I ON %s (msg_id)', v_partitioned AND NOT v_has_id_index)
+        ) AS ix (purpose, ddl, wanted)
+        WHERE ix.wanted
     LOOP
         CONTINUE WHEN EXISTS (
             SELECT 1 FROM pgtq.queue_indexes i
@@ -493,6 +515,32 @@ DECLARE
     v_id bigint;
     v_key text := headers->>'x-pgtq-dedupe-key';
 BEGIN
+    IF v_key IS NULL THEN
+        EXECUTE format(
+            'INSERT INTO pgmq.%I (vt, message, headers) '
+            'VALUES (clock_timestamp() + make_interval(secs => $1), $2, $3) RETURNING msg_id', q_table)
+        INTO v_id USING delay, payload, headers;
+        RETURN v_id;
+    END IF;
+    IF pgmq._is_partitioned(q_table) THEN
+        IF current_setting('transaction_isolation') <> 'read committed' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'PQ003',
+                MESSAGE = format('pgtq.enqueue: a dedupe_key on a partitioned queue (%s) needs READ COMMITTED, '
+                                 'the transaction is %s', q_table, current_setting('transaction_isolation'));
+        END IF;
+        PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgtq.dedupe.' || q_table), pg_catalog.hashtext(v_key));
+        EXECUTE format('SELECT msg_id FROM pgmq.%I WHERE (headers->>''x-pgtq-dedupe-key'') = $1 LIMIT 1', q_table)
+        INTO v_id USING v_key;
+        IF v_id IS NOT NULL THEN
+            RETURN v_id;
+        END IF;
+        EXECUTE format(
+            'INSERT INTO pgmq.%I (vt, message, headers) '
+            'VALUES (clock_timestamp() + make_interval(secs => $1), $2, $3) RETURNING msg_id', q_table)
+        INTO v_id USING delay, payload, headers;
+        RETURN v_id;
+    END IF;
     LOOP
         -- ON CONFLICT waits for an uncommitted holder of the key, then does nothing if it committed.
         EXECUTE format(

@@ -136,9 +136,9 @@ func TestWorkerCompleteSurvivesBackendKill(t *testing.T) {
 	require.Zero(t, logs.count(slog.LevelWarn, "pgtq: lease lost"))
 }
 
-// TestWorkerSurvivesServerRestart restarts the server (pg_ctl restart -m immediate, a crash) while a
-// worker runs 300 tasks: no task whose handler had returned before the crash runs again, and every task
-// completes. The test runs its own server, since it crashes it.
+// TestWorkerSurvivesServerRestart crashes the server (pg_ctl restart -m immediate) while a completion batch
+// runs: after the restart the worker retries it, so no task whose handler had returned before the crash runs
+// again, and every task completes once. The test runs its own server, since it crashes it.
 func TestWorkerSurvivesServerRestart(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -155,55 +155,72 @@ func TestWorkerSurvivesServerRestart(t *testing.T) {
 	require.NoError(t, migrate.Up(ctx, pool))
 	client, err := driver.New(ctx, pool)
 	require.NoError(t, err)
-	const q, n = "restart_q", 300
+	const q, n = "restart_q", 20
 	require.NoError(t, client.CreateQueue(ctx, q, nil))
 	payloads := make([]any, n)
 	for i := range payloads {
 		payloads[i] = numPayload{N: i}
 	}
-	_, err = client.EnqueueBatch(ctx, q, payloads, nil)
+	ids, err := client.EnqueueBatch(ctx, q, payloads, nil)
 	require.NoError(t, err)
 
 	hl := newHandlerLog()
+	proceed := make(chan struct{})
 	p := worker.NewProcessor(q, func(ctx context.Context, _ numPayload) error {
 		hl.start(ctx)
-		select {
-		case <-time.After(10 * time.Millisecond): // simulated work
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		<-proceed
 		hl.done(ctx)
 		return nil
-	}, &worker.ProcessorOptions{Timeout: time.Second, MaxRetries: 10}) // leases of 6 s
-	w, err := worker.New(client, &worker.Options{Processors: []*worker.Processor{p}, ConcurrencyLimit: 4,
+	}, &worker.ProcessorOptions{Timeout: 2 * time.Second}) // leases of 7 s
+	w, err := worker.New(client, &worker.Options{Processors: []*worker.Processor{p}, ConcurrencyLimit: n,
 		PollInterval: 200 * time.Millisecond, PollExceptionInterval: 100 * time.Millisecond, Logger: testLogger(t)})
 	require.NoError(t, err)
-	runCtx, stop := context.WithCancel(context.Background())
+	runCtx, cancelRun := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		<-done
+	var runErr error
+	stop := sync.OnceFunc(func() {
+		cancelRun()
+		runErr = <-done
 	})
-	waitUntil(t, 30*time.Second, "100 tasks done", func() bool { return hl.numReturned() >= 100 })
-	faultAt := time.Now()
-	pgCtl(t, cluster, "-m", "immediate", "-w", "-t", "60", "-l", filepath.Join(cluster.Dir(), "server.log"), "restart")
-	before := hl.returnedBefore(faultAt)
-	t.Logf("handlers returned before the crash: %d", len(before))
-
-	archived := func() int64 {
+	t.Cleanup(stop)
+	count := func(sql string) int64 {
 		var c int64
-		if err := pool.QueryRow(ctx, `SELECT count(*) FROM pgmq.a_restart_q WHERE headers->>'x-pgtq-status' = 'completed'`).Scan(&c); err != nil {
-			return -1 // the pool reconnects
+		if err := pool.QueryRow(ctx, sql).Scan(&c); err != nil {
+			return -1 // the pool reconnects after the crash
 		}
 		return c
 	}
-	waitUntil(t, 45*time.Second, "every task completed", func() bool { return archived() == n })
-	for _, id := range before {
+	waitUntil(t, 10*time.Second, "all tasks running", func() bool {
+		return count(`SELECT count(*) FROM pgmq.q_restart_q WHERE read_ct = 1`) == n
+	})
+
+	// Lock one task's row so that the completion batch that carries it is running when the server crashes.
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx) //nolint:errcheck // the crash ends it
+	_, err = tx.Exec(ctx, `SELECT 1 FROM pgmq.q_restart_q WHERE msg_id = $1 FOR UPDATE`, ids[n-1])
+	require.NoError(t, err)
+	close(proceed)
+	waitUntil(t, 10*time.Second, "a completion batch waiting on the lock", func() bool {
+		return count(`SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND wait_event_type = 'Lock'
+			AND query LIKE 'SELECT id FROM pgtq.complete(%'`) == 1
+	})
+	faultAt := time.Now()
+	pgCtl(t, cluster, "-m", "immediate", "-w", "-t", "60", "-l", filepath.Join(cluster.Dir(), "server.log"), "restart")
+	require.Len(t, hl.returnedBefore(faultAt), n)
+
+	// Within the 7 s leases (the crash and the restart took part of them): only a retried completion can
+	// archive the tasks of the crashed batch before their lease ends.
+	waitUntil(t, 30*time.Second, "every task completed", func() bool {
+		return count(`SELECT count(*) FROM pgmq.a_restart_q WHERE headers->>'x-pgtq-status' = 'completed'`) == n
+	})
+	for _, id := range ids {
 		require.Equal(t, 1, hl.startsOf(id), "msg %d returned before the crash and ran again", id)
 	}
+	require.EqualValues(t, n, count(`SELECT count(DISTINCT msg_id) FROM pgmq.a_restart_q`))
 	stop()
-	require.NoError(t, <-done)
+	require.NoError(t, runErr)
 }
 
 // pgCtl runs the cluster's pg_ctl with args on its data directory, as the server's OS user.

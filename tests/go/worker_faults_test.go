@@ -2,7 +2,6 @@ package gotest
 
 import (
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -104,13 +103,10 @@ func TestWorkerFaults(t *testing.T) {
 		t.Parallel()
 		b := setupProcessDB(t)
 		q := b.newQueue(t, false)
-		cmd := exec.Command(bin)
-		cmd.Env = append(os.Environ(), "DATABASE_URL="+b.url, "PGTQ_TEST_QUEUES="+q+",flt_missing_a,flt_missing_b")
-		outb, err := cmd.CombinedOutput()
-		var exit *exec.ExitError
-		require.ErrorAs(t, err, &exit, "output: %s", outb)
-		require.Equal(t, worker.ExitUsage, exit.ExitCode(), "output: %s", outb)
-		out := string(outb)
+		p := startTestWorker(t, bin, b.url, map[string]string{"PGTQ_TEST_QUEUES": q + ",flt_missing_a,flt_missing_b"})
+		code := p.wait(t, 20*time.Second) // the old worker ran forever, logging claim errors
+		out := p.stderr.String()
+		require.Equal(t, worker.ExitUsage, code, "output: %s", out)
 		require.Contains(t, out, "queue not found")
 		require.Contains(t, out, `"flt_missing_a"`)
 		require.Contains(t, out, `"flt_missing_b"`)

@@ -38,7 +38,8 @@ SELECT results_eq(
     ('retry_now', 'queue_name text, msg_id bigint, OUT made_due boolean, OUT status text', 'record'),
     ('schema_version', '', 'TABLE(migration bigint, patch integer, compatible_since bigint, hash text, applied_at timestamp with time zone)'),
     ('set_retention', 'queue_name text, retention interval', 'void'),
-    ('stats', 'queue_name text', 'pgtq.stats')
+    ('stats', 'queue_name text', 'pgtq.stats'),
+    ('throughput', 'queue_name text, since interval, step interval', 'TABLE(bucket timestamp with time zone, completed bigint, failed bigint, start_delay_p50 double precision, start_delay_p95 double precision)')
     $$,
     'the public pgtq functions are exactly these signatures');
 SELECT is((SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
