@@ -1,8 +1,3 @@
-//go:build pgtqhooks
-
-// This test needs worker.Heartbeat to return worker.ErrNoLease for a ContextWithTask context (a nil check on
-// the running task's worker); drop the build tag once it does.
-
 package pgtqtest_test
 
 import (

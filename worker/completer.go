@@ -21,6 +21,9 @@ type completion struct {
 	ref driver.TaskRef
 	// leaseEnd is when the task's lease ends (local clock): retrying the completion is pointless after it.
 	leaseEnd time.Time
+	// r is the task's attempt, for the lifecycle hooks; dur is how long its handler ran.
+	r   *running
+	dur time.Duration
 }
 
 // completer completes tasks in batches (group commit) until stop is closed. Executors hand it their
@@ -142,6 +145,8 @@ func (w *Worker) completeQueue(ps *procState, items []completion) {
 			for _, c := range items {
 				if !ids[c.ref.MsgID] {
 					w.notCompleted(c, tries > 1)
+				} else if w.hooked(ps) {
+					w.emit(context.Background(), ps, Event{Kind: EventCompleted, Task: c.r.info, Duration: c.dur})
 				}
 			}
 			return
@@ -192,6 +197,8 @@ func (w *Worker) completeOne(c completion) {
 		log.Error("pgtq: complete failed; the task will run again after its lease", "tries", tries, "error", err)
 	case !ok:
 		w.notCompleted(c, tries > 1)
+	case w.hooked(c.ps):
+		w.emit(context.Background(), c.ps, Event{Kind: EventCompleted, Task: c.r.info, Duration: c.dur})
 	}
 }
 
@@ -199,21 +206,27 @@ func (w *Worker) completeOne(c completion) {
 // (the earlier try's reply was lost) and before the lease's end, only the earlier try can have done that.
 func (w *Worker) notCompleted(c completion, retried bool) {
 	log := w.log.With("queue", c.ps.p.queue, "msg_id", c.ref.MsgID, "attempt", c.ref.Attempt)
+	kind := EventLeaseLost
 	switch {
 	case retried && time.Now().Before(c.leaseEnd):
 		log.Debug("pgtq: task already completed by a try whose reply was lost")
+		kind = EventCompleted
 	case retried:
 		log.Warn("pgtq: complete found the task gone: completed by a try whose reply was lost, or lease lost")
 	default:
-		log.Warn("pgtq: lease lost before complete; another worker has the task")
+		log.Warn("pgtq: lease lost before complete: another worker has the task, or an operator cancelled it")
+	}
+	if w.hooked(c.ps) {
+		w.emit(context.Background(), c.ps, Event{Kind: kind, Task: c.r.info, Duration: c.dur})
 	}
 }
 
 // complete hands a successful task to the completer without waiting for the commit. It blocks only when
 // the completer is that far behind (backpressure, e.g. while it retries through a database outage), at most
 // until the task's lease ends, when completing it is pointless.
-func (w *Worker) complete(ps *procState, msgID int64, attempt int, leaseEnd time.Time) {
-	c := completion{ps: ps, ref: driver.TaskRef{MsgID: msgID, Attempt: attempt}, leaseEnd: leaseEnd}
+func (w *Worker) complete(ps *procState, r *running, dur time.Duration) {
+	msgID, attempt, leaseEnd := r.info.MsgID, r.info.Attempt, r.lease()
+	c := completion{ps: ps, ref: driver.TaskRef{MsgID: msgID, Attempt: attempt}, leaseEnd: leaseEnd, r: r, dur: dur}
 	select {
 	case w.completions <- c:
 		return

@@ -11,7 +11,9 @@ type EventKind int
 // The lifecycle events, in the order a task can meet them within one attempt: Claimed first, then exactly one
 // of Completed, Failed (the failure was recorded: retrying, or final), DeadLettered (after Failed, when the
 // failure sent the task to the dead-letter queue or archived it as failed) or LeaseLost (the attempt's outcome
-// could not be recorded because the lease was gone).
+// could not be recorded because the lease was gone, or an operator cancelled the task). A task released at
+// shutdown, or whose outcome could not be recorded at all (the database unreachable until its lease ended),
+// gets no outcome event. Hooks of Options run before those of the processor, each list in order.
 const (
 	// EventClaimed: the worker claimed the task and is about to run its handler.
 	EventClaimed EventKind = iota + 1

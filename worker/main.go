@@ -9,11 +9,14 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -47,12 +50,26 @@ const connectTimeout = 15 * time.Second
 // their name (the seed's form) or a Go duration ("90s", "12h"); logs go to stderr as --log-format at
 // --log-level.
 func Main(processors ...*Processor) {
+	MainWith(nil, processors...)
+}
+
+// MainOptions extends Main. A nil *MainOptions is Main.
+type MainOptions struct {
+	// Metrics, when set, makes --metrics-addr serve the handler it returns. It is called once, before the
+	// worker is created, with the worker's options (to add lifecycle hooks) and a function that reports the
+	// worker's slots in use (Worker.SlotsInUse). The metrics package's Main sets it (package worker does not
+	// depend on Prometheus). Defaults to nil: --metrics-addr is then refused.
+	Metrics func(opts *Options, slotsInUse func() int) http.Handler
+}
+
+// MainWith is Main with options: metrics.Main calls it so that --metrics-addr serves Prometheus metrics.
+func MainWith(mo *MainOptions, processors ...*Processor) {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	go func() {
 		<-ctx.Done()
 		stop() // a second signal gets the default behaviour: exit at once
 	}()
-	os.Exit(runMain(ctx, os.Args[0], os.Args[1:], os.Getenv, os.Stderr, processors))
+	os.Exit(runMain(ctx, os.Args[0], os.Args[1:], os.Getenv, os.Stderr, processors, mo))
 }
 
 // stringList is a repeatable flag.
@@ -123,6 +140,7 @@ type cliConfig struct {
 	include, exclude stringList
 	logFormat        string
 	logLevel         slog.Level
+	metricsAddr      string
 }
 
 // durationVar defines a durationFlag with default def and unit.
@@ -147,6 +165,7 @@ func parseFlags(name string, args []string, stderr io.Writer) (*cliConfig, error
 	fs.Var(&c.exclude, "exclude", "do not serve this queue (repeatable, or comma-separated)")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format on stderr: text or json")
 	level := fs.String("log-level", "info", "least level logged: debug, info, warn or error")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address (host:port, path /metrics); needs a binary built with metrics.Main")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: %s [flags]\n\nRuns a PGTQ worker for this binary's processors until SIGINT or SIGTERM.\n\nFlags:\n", name)
 		fs.PrintDefaults()
@@ -222,10 +241,13 @@ func selectProcessors(all []*Processor, include, exclude []string) ([]*Processor
 }
 
 // runMain is Main without the process: it returns the exit code.
-func runMain(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer, processors []*Processor) int {
+func runMain(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer, processors []*Processor, mo *MainOptions) int {
 	c, err := parseFlags(name, args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
+	}
+	if err == nil && c.metricsAddr != "" && (mo == nil || mo.Metrics == nil) {
+		err = errors.New("--metrics-addr needs a worker binary whose main calls metrics.Main (package github.com/pgtq/pgtq/metrics) instead of worker.Main")
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\nRun %s --help for usage.\n", name, err, name)
@@ -256,6 +278,27 @@ func runMain(ctx context.Context, name string, args []string, getenv func(string
 	if err := opts.validate(); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return ExitUsage
+	}
+	// The worker exists only later; the metrics read its slots through this pointer.
+	var running atomic.Pointer[Worker]
+	if c.metricsAddr != "" {
+		h := mo.Metrics(opts, func() int {
+			if w := running.Load(); w != nil {
+				return w.SlotsInUse()
+			}
+			return 0
+		})
+		ln, err := net.Listen("tcp", c.metricsAddr)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: --metrics-addr: %v\n", name, err)
+			return ExitUsage
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", h)
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		logger.Info("pgtq: serving metrics", "addr", ln.Addr().String(), "path", "/metrics")
 	}
 
 	url := cmp.Or(c.databaseURL, getenv("DATABASE_URL")) // "" lets pgx read the PG* variables
@@ -290,6 +333,7 @@ func runMain(ctx context.Context, name string, args []string, getenv func(string
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return ExitUsage
 	}
+	running.Store(w)
 	queues := make([]string, len(procs))
 	for i, p := range procs {
 		queues[i] = p.queue

@@ -94,11 +94,11 @@ func TestRunMainUsage(t *testing.T) {
 	t.Parallel()
 	p := NewProcessor("q", func(context.Context, struct{}) error { return nil }, nil)
 	var out bytes.Buffer
-	require.Equal(t, ExitOK, runMain(context.Background(), "w", []string{"--help"}, func(string) string { return "" }, &out, []*Processor{p}))
+	require.Equal(t, ExitOK, runMain(context.Background(), "w", []string{"--help"}, func(string) string { return "" }, &out, []*Processor{p}, nil))
 	for _, f := range []string{"-log-format", "-log-level", "Go duration"} {
 		require.Contains(t, out.String(), f)
 	}
 	out.Reset()
-	require.Equal(t, ExitUsage, runMain(context.Background(), "w", []string{"--log-level", "verbose"}, func(string) string { return "" }, &out, []*Processor{p}))
+	require.Equal(t, ExitUsage, runMain(context.Background(), "w", []string{"--log-level", "verbose"}, func(string) string { return "" }, &out, []*Processor{p}, nil))
 	require.Contains(t, out.String(), "--log-level must be")
 }

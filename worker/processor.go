@@ -66,6 +66,14 @@ type ProcessorOptions struct {
 	// IdempotencyKey names a top-level payload field that the worker fills with the task's stable task id
 	// (the same on every retry and after a reschedule from the DLQ) before decoding. Defaults to "" (off).
 	IdempotencyKey string
+
+	// Hooks receive this processor's lifecycle events, after the worker's Options.Hooks (see HookFunc for
+	// the events and their order). Defaults to none.
+	Hooks []HookFunc
+
+	// Middleware wraps this processor's handler calls, inside the worker's Options.Middleware; the first
+	// element is the outermost. Defaults to none.
+	Middleware []Middleware
 }
 
 // Processor runs the tasks of one queue with a handler. Create it with NewProcessor and pass it to New

@@ -51,6 +51,8 @@ type running struct {
 	// leaseEnd is when the lease ends by the local clock: the read's start plus the lease, moved by
 	// Heartbeat. Guarded by mu.
 	leaseEnd time.Time
+	// cancel cancels the handler's context (with a cause); set by execute. Guarded by mu.
+	cancel context.CancelCauseFunc
 	// completedByHandler is set when the handler completed this attempt itself (driver CompleteTx or
 	// Complete with the handler's ctx): a handler returning nil then needs no completion from the worker.
 	completedByHandler atomic.Bool
@@ -83,11 +85,16 @@ func TaskFromContext(ctx context.Context) (TaskInfo, bool) {
 // Heartbeat tells PGTQ that the task of ctx is still making progress: it extends the task's lease by
 // the processor's lease length from now and restarts the handler's Timeout. Long tasks call it
 // periodically, well within Timeout. It returns ErrLeaseLost when the lease already expired and
-// another worker may have the task; the handler should then stop.
+// another worker may have the task, or an operator cancelled the task (pgtq.cancel); the handler's ctx is
+// then cancelled too (context.Cause is ErrLeaseLost), and the handler should stop. On a context made by
+// ContextWithTask (a unit test without a database) it returns ErrNoLease.
 func Heartbeat(ctx context.Context) error {
 	r, ok := ctx.Value(taskCtxKey{}).(*running)
 	if !ok {
 		return ErrNoTask
+	}
+	if r.w == nil {
+		return ErrNoLease
 	}
 	start := time.Now() // the new lease ends no earlier than lease after this, whatever the server's clock
 	ok, err := r.w.client.ExtendLease(ctx, r.info.Queue, r.info.MsgID, r.info.Attempt, r.p.lease)
@@ -95,6 +102,12 @@ func Heartbeat(ctx context.Context) error {
 		return fmt.Errorf("heartbeat task %d: %w", r.info.MsgID, err)
 	}
 	if !ok {
+		r.mu.Lock()
+		cancel := r.cancel
+		r.mu.Unlock()
+		if cancel != nil {
+			cancel(ErrLeaseLost)
+		}
 		return ErrLeaseLost
 	}
 	r.mu.Lock()

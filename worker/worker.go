@@ -17,6 +17,11 @@
 // of waiting for it (SKIP LOCKED keeps the reads apart; strict groups and queue limits are enforced by the
 // database). The next due time of delayed work is looked up after a short read, at most every dueRefresh,
 // instead of after every short read.
+//
+// Failures: completions, failures and releases that hit a transient database error (connection lost, server
+// restarting, serialization failure) are retried with backoff until they succeed or the task's lease ends
+// (or ShutdownTimeout passes, at shutdown), so a database blip does not run finished work again. A crash
+// costs the running tasks one lost lease each (ProcessorOptions.MaxLostLeases), not a retry.
 package worker
 
 import (
@@ -129,6 +134,16 @@ type Options struct {
 	// that do not exist, instead of failing with driver.ErrQueueNotFound. Creating a queue needs the
 	// pgtq_admin role. Defaults to false.
 	CreateMissingQueues bool
+
+	// Hooks receive every processor's lifecycle events (claimed, completed, failed, dead-lettered, lease
+	// lost; see HookFunc), before the processor's own ProcessorOptions.Hooks, each list in order. They run
+	// on the worker's goroutines and must not block. With none registered the worker builds no events.
+	// Defaults to none.
+	Hooks []HookFunc
+
+	// Middleware wraps every handler call (the first element outermost), outside the processor's own
+	// ProcessorOptions.Middleware. With none the handler is called directly. Defaults to none.
+	Middleware []Middleware
 }
 
 func (o *Options) validate() error {
@@ -257,6 +272,30 @@ func New(client *driver.Client, opts *Options) (*Worker, error) {
 		}})
 	}
 	return w, nil
+}
+
+// SlotsInUse returns the number of tasks whose handlers are running now (at most ConcurrencyLimit). Safe
+// to call from any goroutine, e.g. a metrics scrape.
+func (w *Worker) SlotsInUse() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.running)
+}
+
+// hooked reports whether any lifecycle hook would see an event of ps.
+func (w *Worker) hooked(ps *procState) bool {
+	return len(w.opts.Hooks) > 0 || len(ps.p.opts.Hooks) > 0
+}
+
+// emit runs the hooks for e: the worker's, then the processor's. Callers check hooked first, so that no
+// event is built when nobody listens.
+func (w *Worker) emit(ctx context.Context, ps *procState, e Event) {
+	for _, h := range w.opts.Hooks {
+		h(ctx, e)
+	}
+	for _, h := range ps.p.opts.Hooks {
+		h(ctx, e)
+	}
 }
 
 // Ready is closed once the worker listens for notifications on every processor's queue, i.e. from then
@@ -656,6 +695,9 @@ func (w *Worker) execute(taskCtx context.Context, ps *procState, r *running, t d
 	p := r.p
 	hctx, cancel := context.WithCancelCause(taskCtx)
 	defer cancel(nil)
+	r.mu.Lock()
+	r.cancel = cancel
+	r.mu.Unlock()
 	hctx = context.WithValue(hctx, taskCtxKey{}, r)
 	// A handler that completes its own task (CompleteTx inside its transaction) tells the worker so.
 	hctx = driver.WithCompleteHook(hctx, func(queue string, ref driver.TaskRef) {
@@ -667,6 +709,9 @@ func (w *Worker) execute(taskCtx context.Context, ps *procState, r *running, t d
 	r.timer = time.AfterFunc(p.opts.Timeout, func() { cancel(&timeoutError{timeout: p.opts.Timeout.String()}) })
 	r.mu.Unlock()
 
+	if w.hooked(ps) {
+		w.emit(hctx, ps, Event{Kind: EventClaimed, Task: r.info})
+	}
 	done := make(chan error, 1)
 	go func() {
 		defer func() {
@@ -674,7 +719,11 @@ func (w *Worker) execute(taskCtx context.Context, ps *procState, r *running, t d
 				done <- &PanicError{Value: v, Stack: debug.Stack()}
 			}
 		}()
-		done <- p.run(hctx, t.Payload, t.TaskID)
+		if len(w.opts.Middleware) == 0 && len(p.opts.Middleware) == 0 {
+			done <- p.run(hctx, t.Payload, t.TaskID)
+			return
+		}
+		done <- w.chain(p, r.info, func(ctx context.Context) error { return p.run(ctx, t.Payload, t.TaskID) })(hctx)
 	}()
 
 	var err error
@@ -716,16 +765,30 @@ func (w *Worker) execute(taskCtx context.Context, ps *procState, r *running, t d
 		if r.completedByHandler.Load() {
 			// Completed by the handler's own CompleteTx, which committed (the handler returns nil only then):
 			// no second acknowledgement. The deferred bookkeeping of start frees the slot and the group.
+			if w.hooked(ps) {
+				w.emit(context.Background(), ps, Event{Kind: EventCompleted, Task: r.info, Duration: time.Since(r.info.StartedAt)})
+			}
 			return
 		}
 		// The handler is done: off the running set first, so that the completer does not linger for it.
 		w.mu.Lock()
 		delete(w.running, r)
 		w.mu.Unlock()
-		w.complete(ps, t.MsgID, t.Attempt, r.lease())
+		w.complete(ps, r, time.Since(r.info.StartedAt))
 		return
 	}
 	w.fail(ps, r, err)
+}
+
+// chain wraps call (the handler) in the processor's middleware, then the worker's, outermost first.
+func (w *Worker) chain(p *Processor, info TaskInfo, call func(context.Context) error) func(context.Context) error {
+	for _, list := range [][]Middleware{p.opts.Middleware, w.opts.Middleware} {
+		for i := len(list) - 1; i >= 0; i-- {
+			m, next := list[i], call
+			call = func(ctx context.Context) error { return m(ctx, info, next) }
+		}
+	}
+	return call
 }
 
 // fail records the failed attempt of r (retried while the database is unreachable, see ack.go) and
@@ -752,6 +815,9 @@ func (w *Worker) fail(ps *procState, r *running, err error) {
 			})
 			return err
 		})
+	if w.hooked(ps) {
+		w.failEvents(ps, r, err, outcome, ferr)
+	}
 	switch {
 	case ferr != nil:
 		log.Error("pgtq: recording failure failed; the task will run again after its lease", "error", ferr,
@@ -774,6 +840,25 @@ func (w *Worker) fail(ps *procState, r *running, err error) {
 			"error", err)
 	default:
 		log.Warn("pgtq: lease lost before the failure was recorded; another worker has the task", "error", err)
+	}
+}
+
+// failEvents runs the hooks for the recorded failure of r: EventFailed with its outcome, then
+// EventDeadLettered for a final one; EventLeaseLost when the lease was gone (EventCompleted when the
+// handler had completed the task itself); nothing when the outcome could not be recorded at all.
+func (w *Worker) failEvents(ps *procState, r *running, err error, outcome driver.FailOutcome, ferr error) {
+	ctx, d := context.Background(), time.Since(r.info.StartedAt)
+	switch {
+	case ferr != nil:
+	case outcome == driver.FailLeaseLost && r.completedByHandler.Load():
+		w.emit(ctx, ps, Event{Kind: EventCompleted, Task: r.info, Duration: d})
+	case outcome == driver.FailLeaseLost:
+		w.emit(ctx, ps, Event{Kind: EventLeaseLost, Task: r.info, Duration: d, Err: err})
+	default:
+		w.emit(ctx, ps, Event{Kind: EventFailed, Task: r.info, Duration: d, Err: err, Outcome: string(outcome)})
+		if outcome == driver.FailDeadLettered || outcome == driver.FailFailed {
+			w.emit(ctx, ps, Event{Kind: EventDeadLettered, Task: r.info, Duration: d, Err: err, Outcome: string(outcome)})
+		}
 	}
 }
 

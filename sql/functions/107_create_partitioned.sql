@@ -15,7 +15,8 @@
 -- own indexes (an msg_id index where the partition column is a time) when it registers the queue.
 -- Idempotent, serialised per name like pgmq.create. Raises P0001 for names that are too long or contain
 -- invalid characters (pgmq's texts) and P0001 'pg_partman is required for partitioned queues' without
--- pg_partman; pg_partman's own errors (e.g. an interval it cannot use) pass through.
+-- pg_partman, PQ002 for a name with . or " (pg_partman splits table names on dots); pg_partman's own errors
+-- (e.g. an interval it cannot use) pass through.
 
 CREATE OR REPLACE FUNCTION pgmq.create_partitioned(
     queue_name text,
@@ -36,6 +37,14 @@ BEGIN
     v_qtable := pgmq.format_table_name(queue_name, 'q');
     v_atable := pgmq.format_table_name(queue_name, 'a');
     PERFORM pgmq._ensure_pg_partman_installed();
+    -- pg_partman takes 'schema.table' as text and splits it on dots: a dot (or a double quote) in the table
+    -- name would make it manage another table.
+    IF queue_name ~ '[."]' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'PQ002',
+            MESSAGE = format('queue name %L cannot be partitioned: pg_partman does not accept . or " in table names',
+                             queue_name);
+    END IF;
     v_col := pgmq._get_partition_col(partition_interval);
     v_acol := CASE WHEN v_col = 'enqueued_at' THEN 'archived_at' ELSE v_col END;
 

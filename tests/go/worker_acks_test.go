@@ -362,3 +362,51 @@ func TestWorkerTaskInfoBudgets(t *testing.T) {
 		t.Fatal("task did not run")
 	}
 }
+
+// TestWorkerFailSurvivesBackendKill terminates the connection that records a failure (pgtq.fail) while it
+// runs: the worker records it again, so the task is dead-lettered once, with one failure, well before its
+// lease ends. (The old worker dropped the failure: the task ran again after its lease.)
+func TestWorkerFailSurvivesBackendKill(t *testing.T) {
+	t.Parallel()
+	b := setupWorker(t)
+	q := b.newQueue(t, false)
+	id := b.enqueue(t, q, numPayload{}, nil)
+	hl := newHandlerLog()
+	proceed := make(chan struct{})
+	p := worker.NewProcessor(q, func(ctx context.Context, _ numPayload) error {
+		hl.start(ctx)
+		<-proceed
+		return errors.New("boom")
+	}, &worker.ProcessorOptions{Timeout: 2 * time.Second}) // lease of 7 s, no retry
+	logs := newLogRecorder(t)
+	_, stop := b.runWorker(t, &worker.Options{Processors: []*worker.Processor{p}, Logger: logs.logger()})
+	waitUntil(t, 10*time.Second, "task running", func() bool { return hl.startsOf(id) == 1 })
+
+	tx, err := b.pool.Begin(b.ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(b.ctx) //nolint:errcheck // ended below
+	_, err = tx.Exec(b.ctx, `SELECT 1 FROM `+table("q", q)+` WHERE msg_id = $1 FOR UPDATE`, id)
+	require.NoError(t, err)
+	close(proceed)
+	var pid int32
+	waitUntil(t, 10*time.Second, "pgtq.fail waiting on the lock", func() bool {
+		err := b.pool.QueryRow(b.ctx, `
+			SELECT pid FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'
+			  AND wait_event_type = 'Lock' AND query LIKE '%pgtq.fail(%'`).Scan(&pid)
+		return err == nil
+	})
+	var killed bool
+	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT pg_terminate_backend($1)`, pid).Scan(&killed))
+	require.True(t, killed)
+	require.NoError(t, tx.Rollback(b.ctx))
+
+	waitUntil(t, 4*time.Second, "task dead-lettered", func() bool { return b.archived(t, q, "dead_lettered") == 1 })
+	stop()
+	require.Equal(t, 1, hl.startsOf(id))
+	var errs int
+	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT jsonb_array_length(headers->'x-pgtq-errors') FROM `+
+		table("q", q+"_dlq")).Scan(&errs))
+	require.Equal(t, 1, errs, "one failure recorded")
+	require.Equal(t, 1, logs.count(slog.LevelWarn, "pgtq: recording failure failed; retrying"))
+}

@@ -7,7 +7,7 @@
 -- it in schema partman inside its own transaction, which is rolled back. Without it, those checks skip.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(52);
+SELECT plan(53);
 
 SELECT pgmq._extension_exists('pg_partman') AS had_partman,
        EXISTS (SELECT 1 FROM pg_catalog.pg_available_extensions WHERE name = 'pg_partman') AS can_partman \gset
@@ -130,8 +130,11 @@ SELECT lives_ok(format('SELECT pgmq.convert_archive_partitioned(%L, %L)', repeat
 SELECT ok(EXISTS (SELECT 1 FROM pg_catalog.pg_indexes WHERE schemaname = 'pgmq' AND tablename = 'a_' || repeat('c', 47) || '_old'
                   AND indexname = left('archived_at_idx_' || repeat('c', 47), 59) || '_old'),
     'index names truncated to 63 bytes, keeping the _old suffix');
+SELECT throws_ok($$SELECT pgmq.create_partitioned('pa.dot', '100')$$, 'PQ002',
+    'queue name ''pa.dot'' cannot be partitioned: pg_partman does not accept . or " in table names',
+    'a dot in a partitioned queue''s name: PQ002');
 \else
-SELECT skip('pg_partman is not available on this server', 49);
+SELECT skip('pg_partman is not available on this server', 50);
 \endif
 
 SELECT * FROM finish();
