@@ -28,13 +28,8 @@ package pgtqtest
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
-	"net/url"
 	"os"
 	"sync"
 	"testing"
@@ -44,9 +39,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgtq/pgtq/driver"
+	"github.com/pgtq/pgtq/internal/dbtemplate"
 	"github.com/pgtq/pgtq/internal/pgcluster"
-	"github.com/pgtq/pgtq/migrate"
-	pgtqsql "github.com/pgtq/pgtq/sql"
 )
 
 // URLEnv names the environment variable with the URL of the server to create test databases on.
@@ -203,88 +197,11 @@ func template(base string) (string, error) {
 }
 
 func ensureTemplate(base string) (string, error) {
-	name := "pgtqtest_template_" + schemaHash()[:16]
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		return "", fmt.Errorf("connect: %w", err)
-	}
-	defer conn.Close(context.Background())
-	// Test binaries of several packages run at once: one builds the template, the others wait for it.
-	const lock = "SELECT pg_advisory_lock(hashtextextended('pgtq.pgtqtest.template', 0))"
-	if _, err := conn.Exec(ctx, lock); err != nil {
-		return "", fmt.Errorf("lock: %w", err)
-	}
-	defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock(hashtextextended('pgtq.pgtqtest.template', 0))")
-	var ready bool
-	err = conn.QueryRow(ctx, "SELECT datistemplate FROM pg_database WHERE datname = $1", name).Scan(&ready)
-	if err == nil && ready {
-		return name, nil
-	}
-	ident := pgx.Identifier{name}.Sanitize()
-	// Missing, or the half-built leftover of an interrupted run.
-	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
-		return "", fmt.Errorf("drop stale template: %w", err)
-	}
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+ident); err != nil {
-		return "", fmt.Errorf("create template: %w", err)
-	}
-	pool, err := pgxpool.New(ctx, withDatabase(base, name))
-	if err != nil {
-		return "", fmt.Errorf("connect to template: %w", err)
-	}
-	err = migrate.Up(ctx, pool)
-	pool.Close()
-	if err != nil {
-		return "", fmt.Errorf("migrate template: %w", err)
-	}
-	if _, err := conn.Exec(ctx, "ALTER DATABASE "+ident+" IS_TEMPLATE true"); err != nil {
-		return "", fmt.Errorf("mark template: %w", err)
-	}
-	return name, nil
+	return dbtemplate.Ensure(context.Background(), base, "pgtqtest_template_")
 }
 
-func exec(ctx context.Context, base, sql string) error {
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	_, err = conn.Exec(ctx, sql)
-	return err
-}
+func exec(ctx context.Context, base, sql string) error { return dbtemplate.Exec(ctx, base, sql) }
 
-func withDatabase(base, db string) string {
-	u, err := url.Parse(base)
-	if err != nil {
-		return base
-	}
-	u.Path = "/" + db
-	return u.String()
-}
+func withDatabase(base, db string) string { return dbtemplate.WithDatabase(base, db) }
 
-// schemaHash identifies the embedded migrations and functions: a changed schema gets a new template.
-func schemaHash() string {
-	h := sha256.New()
-	_ = fs.WalkDir(pgtqsql.Migrations, ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := fs.ReadFile(pgtqsql.Migrations, path)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(h, "%s\x00%d\x00", path, len(b))
-		h.Write(b)
-		return nil
-	})
-	h.Write([]byte(pgtqsql.FunctionsHash()))
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-func randomSuffix() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
+func randomSuffix() string { return dbtemplate.RandomSuffix() }

@@ -8,12 +8,7 @@ package pgtest
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io/fs"
-	"net/url"
 	"os"
 	"sync"
 	"testing"
@@ -22,9 +17,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgtq/pgtq/internal/dbtemplate"
 	"github.com/pgtq/pgtq/internal/pgcluster"
-	"github.com/pgtq/pgtq/migrate"
-	pgtqsql "github.com/pgtq/pgtq/sql"
 )
 
 // URLEnv names the environment variable holding the server's URL (any database on it; the superuser's).
@@ -136,88 +130,18 @@ func ensureTemplate() (string, error) {
 	if serverURL == "" {
 		return "", fmt.Errorf("call pgtest.Main from TestMain")
 	}
-	name := "pgtq_template_" + schemaHash()[:16]
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, serverURL)
+	name, err := dbtemplate.Ensure(context.Background(), serverURL, "pgtq_template_")
 	if err != nil {
-		return "", fmt.Errorf("connect %s: %w", URLEnv, err)
-	}
-	defer conn.Close(context.Background())
-	// Test binaries of several packages run at once: one of them builds the template, the others wait.
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(hashtextextended('pgtq.pgtest.template', 0))"); err != nil {
-		return "", fmt.Errorf("lock: %w", err)
-	}
-	defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock(hashtextextended('pgtq.pgtest.template', 0))")
-
-	var ready bool
-	err = conn.QueryRow(ctx, "SELECT datistemplate FROM pg_database WHERE datname = $1", name).Scan(&ready)
-	if err == nil && ready {
-		return name, nil
-	}
-	// Missing, or a half-built leftover of an interrupted run.
-	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-		return "", fmt.Errorf("drop stale template: %w", err)
-	}
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		return "", fmt.Errorf("create template: %w", err)
-	}
-	pool, err := pgxpool.New(ctx, WithDatabase(serverURL, name))
-	if err != nil {
-		return "", fmt.Errorf("connect template: %w", err)
-	}
-	err = migrate.Up(ctx, pool)
-	pool.Close()
-	if err != nil {
-		return "", fmt.Errorf("migrate template: %w", err)
-	}
-	if _, err := conn.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{name}.Sanitize()+" IS_TEMPLATE true"); err != nil {
-		return "", fmt.Errorf("mark template: %w", err)
+		return "", fmt.Errorf("%s: %w", URLEnv, err)
 	}
 	return name, nil
 }
 
 func adminExec(ctx context.Context, sql string) error {
-	conn, err := pgx.Connect(ctx, serverURL)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	_, err = conn.Exec(ctx, sql)
-	return err
+	return dbtemplate.Exec(ctx, serverURL, sql)
 }
 
 // WithDatabase returns the URL base with its database name replaced by db.
-func WithDatabase(base, db string) string {
-	u, err := url.Parse(base)
-	if err != nil {
-		return base
-	}
-	u.Path = "/" + db
-	return u.String()
-}
+func WithDatabase(base, db string) string { return dbtemplate.WithDatabase(base, db) }
 
-// schemaHash identifies the embedded migrations and functions, so a changed schema gets a new template.
-func schemaHash() string {
-	h := sha256.New()
-	_ = fs.WalkDir(pgtqsql.Migrations, ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := fs.ReadFile(pgtqsql.Migrations, path)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(h, "%s\x00%d\x00", path, len(b))
-		h.Write(b)
-		return nil
-	})
-	h.Write([]byte(pgtqsql.FunctionsHash()))
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-func randomSuffix() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
+func randomSuffix() string { return dbtemplate.RandomSuffix() }
