@@ -3,6 +3,9 @@ package gotest
 import (
 	"context"
 	"errors"
+	"os/exec"
+	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -160,4 +163,25 @@ func TestRolesWorkerRegistersSeedQueue(t *testing.T) {
 	_, err = b.producer.Enqueue(ctx, "seed", map[string]any{"s": 2}, nil)
 	require.NoError(t, err)
 	require.Equal(t, int64(1), b.count(t, `SELECT count(*) FROM pgtq.queues WHERE queue_name = 'seed' AND dlq_name = 'seed_dlq'`))
+}
+
+// TestRolesWorkerMain runs a worker binary (worker.Main through metrics.Main) connected as a login role that
+// is only a member of pgtq_worker: it starts, processes what a producer role enqueued, and stops cleanly.
+func TestRolesWorkerMain(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "metricsworker")
+	out, err := exec.Command("go", "build", "-o", bin, "./internal/metricsworker").CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	t.Parallel()
+	b := setupRoles(t)
+	require.NoError(t, b.admin.CreateQueue(b.ctx, "mainq", nil))
+	p := startTestWorker(t, bin, b.workerURL, map[string]string{"PGTQ_TEST_QUEUE": "mainq"}, "--poll-interval-seconds", "30s")
+	for i := 0; i < 5; i++ {
+		_, err := b.producer.Enqueue(b.ctx, "mainq", map[string]any{"n": i}, nil)
+		require.NoError(t, err)
+	}
+	p.waitUntil(t, 30*time.Second, "5 tasks completed by worker.Main as the worker role", func() bool {
+		return b.count(t, `SELECT count(*) FROM pgmq.a_mainq WHERE headers->>'x-pgtq-status' = 'completed'`) == 5
+	})
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	require.Equal(t, 0, p.wait(t, 20*time.Second), "stderr: %s", p.stderr.String())
 }
