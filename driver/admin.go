@@ -189,7 +189,8 @@ func scanDLQEntry(row pgx.CollectableRow) (DLQEntry, error) {
 	if err := row.Scan(&e.MsgID, &e.DeadLetteredAt, &message, &head); err != nil {
 		return e, err
 	}
-	// The DLQ body is {msg_id, queue_name, message, errors} (DESIGN.md section 3).
+	// The DLQ body is {msg_id, queue_name, message, errors}: the original msg_id, its queue, its payload and its
+	// error strings.
 	var body struct {
 		MsgID     int64           `json:"msg_id"`
 		QueueName string          `json:"queue_name"`

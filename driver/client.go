@@ -1,5 +1,5 @@
 // Package driver is PGTQ's Go client: the only Go code that writes SQL. Every method calls one function of
-// the pgtq SQL schema (see DESIGN.md section 2), so Go producers, workers, psql sessions and database triggers
+// schema pgtq (installed by package migrate), so Go producers, workers, psql sessions and database triggers
 // all get the same guarantees.
 //
 // A Client wraps a *pgxpool.Pool:

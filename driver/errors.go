@@ -44,7 +44,8 @@ var (
 	ErrSchemaMismatch = errors.New("pgtq: database schema outside this binary's compatibility window")
 )
 
-// SQLSTATEs of class PQ raised by the pgtq and pgmq SQL functions (see HACKING.md).
+// SQLSTATEs of class PQ raised by the pgtq and pgmq SQL functions (PQ001 queue not found, PQ002 invalid queue
+// name, PQ003 invalid argument, PQ004 invalid payload, PQ005 message not found, PQ006 the pgmq extension).
 const (
 	sqlStateQueueNotFound    = "PQ001"
 	sqlStateInvalidQueueName = "PQ002"
