@@ -89,7 +89,7 @@ const (
 // finished tasks on another, and failures, releases, heartbeats and pruning take one each while they
 // run; so the pool needs at least PoolConnsMin connections plus whatever the handlers use of it (New warns
 // when MaxConns is lower). pgxpool's default MaxConns is max(4, runtime.NumCPU()); Main sizes its own pool
-// to ConcurrencyLimit + 4 (up to 64). The LISTEN connection is separate, outside the pool.
+// to ConcurrencyLimit + PoolConnsMin + 1 (up to 64). The LISTEN connection is separate, outside the pool.
 type Options struct {
 	// Processors are the queues this worker serves, at most one processor per queue. Required.
 	Processors []*Processor
