@@ -11,6 +11,10 @@
 // Typed queues (NewQueue) encode a Go type as the JSON payload and refuse values whose Validate method fails.
 // Every enqueue has a transactional twin (EnqueueTx) that inserts inside the caller's pgx.Tx.
 //
+// Operators' calls (ListQueues, ListTasks, GetTask, Cancel, RetryNow, Pause, Resume, RescheduleAll, PurgeDLQ,
+// SetRetention, Stats, ListDLQ, Reschedule) need a connection whose role is a member of pgtq_admin; producers
+// need pgtq_producer, workers pgtq_worker.
+//
 // Durations are sent to the database in whole seconds, rounded up (a 1.5 s delay waits 2 s), because the
 // SQL functions take integer seconds; a positive duration never becomes zero.
 package driver

@@ -2,7 +2,6 @@ package driver_test
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log"
 	"os"
@@ -15,31 +14,9 @@ import (
 	"github.com/pgtq/pgtq/pgtqtest"
 )
 
-// TestMain gives the examples a fresh migrated database in DATABASE_URL when PGTQ_DATABASE_URL names a server;
-// without it the examples are left out of the run (with a message) and the tests run as usual.
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if os.Getenv(pgtqtest.URLEnv) == "" {
-		if run := flag.Lookup("test.run"); run != nil && run.Value.String() == "" {
-			fmt.Fprintf(os.Stderr, "driver: examples skipped: %s is not set\n", pgtqtest.URLEnv)
-			_ = flag.Set("test.run", "^Test")
-		}
-		os.Exit(m.Run())
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	dbURL, drop, err := pgtqtest.CreateDB(ctx)
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "driver examples:", err)
-		os.Exit(1)
-	}
-	os.Setenv("DATABASE_URL", dbURL)
-	code := m.Run()
-	if err := drop(); err != nil {
-		fmt.Fprintln(os.Stderr, "driver examples:", err)
-	}
-	os.Exit(code)
-}
+// TestMain gives the Examples a fresh migrated database when PGTQ_DATABASE_URL names a server (see
+// pgtqtest.ExamplesMain); without it those Examples are left out, with a message.
+func TestMain(m *testing.M) { pgtqtest.ExamplesMain(m, "") }
 
 // connect opens the examples' pool and client, as an application would at start-up.
 func connect(ctx context.Context) (*pgxpool.Pool, *driver.Client) {

@@ -3,7 +3,6 @@ package worker_test
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log"
 	"log/slog"
@@ -18,31 +17,9 @@ import (
 	"github.com/pgtq/pgtq/worker"
 )
 
-// TestMain gives the examples a fresh migrated database in DATABASE_URL when PGTQ_DATABASE_URL names a server;
-// without it the examples that need a database are left out of the run (with a message).
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if os.Getenv(pgtqtest.URLEnv) == "" {
-		if run := flag.Lookup("test.run"); run != nil && run.Value.String() == "" {
-			fmt.Fprintf(os.Stderr, "worker: examples that need a database skipped: %s is not set\n", pgtqtest.URLEnv)
-			_ = flag.Set("test.run", "^(Test|ExampleContextWithTask$)")
-		}
-		os.Exit(m.Run())
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	dbURL, drop, err := pgtqtest.CreateDB(ctx)
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "worker examples:", err)
-		os.Exit(1)
-	}
-	os.Setenv("DATABASE_URL", dbURL)
-	code := m.Run()
-	if err := drop(); err != nil {
-		fmt.Fprintln(os.Stderr, "worker examples:", err)
-	}
-	os.Exit(code)
-}
+// TestMain gives the Examples a fresh migrated database when PGTQ_DATABASE_URL names a server (see
+// pgtqtest.ExamplesMain); without it those Examples are left out, with a message.
+func TestMain(m *testing.M) { pgtqtest.ExamplesMain(m, "ExampleContextWithTask$") }
 
 type Email struct {
 	To string `json:"to"`

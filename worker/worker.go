@@ -22,6 +22,12 @@
 // restarting, serialization failure) are retried with backoff until they succeed or the task's lease ends
 // (or ShutdownTimeout passes, at shutdown), so a database blip does not run finished work again. A crash
 // costs the running tasks one lost lease each (ProcessorOptions.MaxLostLeases), not a retry.
+//
+// Observing: Options.Hooks and ProcessorOptions.Hooks receive lifecycle events (HookFunc, Event), and
+// Options.Middleware and ProcessorOptions.Middleware wrap every handler call (Middleware); Worker.SlotsInUse
+// reports the running handlers. Package github.com/pgtq/pgtq/metrics turns them into Prometheus metrics, and
+// its Main is this package's Main with --metrics-addr. Package github.com/pgtq/pgtq/pgtqtest runs handlers
+// against a test database, and ContextWithTask gives a handler its TaskInfo in a unit test without one.
 package worker
 
 import (

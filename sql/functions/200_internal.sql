@@ -8,7 +8,7 @@
 --   characters).
 --
 -- pgtq._queue(fn text, queue_name text, for_write boolean DEFAULT true, may_register boolean DEFAULT true)
---   -> (queue, queue_id, dlq_name, q_table, a_table, dlq_q_table, dlq_a_table)
+--   -> (queue, queue_id, dlq_name, q_table, a_table, dlq_q_table, dlq_a_table, paused)
 --   Looks a task queue up. A pgmq queue without a pgtq.queues row (made with plain pgmq.create, the seed's
 --   way) is registered on first use (DLQ = '<name>_dlq' when that pgmq queue exists) unless may_register is
 --   false: producers' calls (enqueue, enqueue_batch) pass false, so a producer cannot make pgtq build
@@ -78,6 +78,10 @@
 --   without, archives it as 'failed'. Returns 'dead_lettered' or 'failed'. headers = the task's headers with
 --   the latest error already appended.
 --
+-- pgtq._archived_status(fn text, queue text, a_table text, msg_id bigint) RETURNS text
+--   The x-pgtq-status of a task that left the queue (its archive row), for operations that found it gone.
+--   Raises PQ005 (naming fn, the message and the queue) when the archive has no such row either.
+--
 -- pgtq._notify(q_table text) RETURNS void
 --   NOTIFY on pgmq's insert channel of the queue (empty payload), sent at commit.
 
@@ -118,6 +122,26 @@ BEGIN
 END;
 $$;
 
+CREATE OR REPLACE FUNCTION pgtq._archived_status(fn text, queue text, a_table text, msg_id bigint)
+RETURNS text
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_status text;
+    v_n integer;
+BEGIN
+    EXECUTE format('SELECT headers->>''x-pgtq-status'' FROM pgmq.%I WHERE msg_id = $1', a_table)
+    INTO v_status USING msg_id;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    IF v_n = 0 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'PQ005',
+            MESSAGE = format('%s: message %s not found in queue %L or its archive', fn, msg_id, queue);
+    END IF;
+    RETURN v_status;
+END;
+$$;
+
 CREATE OR REPLACE FUNCTION pgtq._notify(q_table text)
 RETURNS void
 LANGUAGE sql
@@ -136,13 +160,15 @@ CREATE OR REPLACE FUNCTION pgtq._queue(
     OUT q_table text,
     OUT a_table text,
     OUT dlq_q_table text,
-    OUT dlq_a_table text
+    OUT dlq_a_table text,
+    -- The queue is paused (pgtq.pause): read from the same lookup, so pgtq.read pays no query for it.
+    OUT paused boolean
 )
 LANGUAGE plpgsql
 AS $$
 BEGIN
     -- Fast path: one primary-key lookup.
-    SELECT q.queue_name, q.queue_id, q.dlq_name INTO queue, queue_id, dlq_name
+    SELECT q.queue_name, q.queue_id, q.dlq_name, q.paused_at IS NOT NULL INTO queue, queue_id, dlq_name, paused
     FROM pgtq.queues q WHERE q.queue_name = _queue.queue_name;
 
     IF NOT FOUND THEN
@@ -181,7 +207,7 @@ BEGIN
             RETURNING q.queue_id INTO queue_id;
             PERFORM pgtq._setup(queue_id);
         END IF;
-        SELECT q.queue_name, q.queue_id, q.dlq_name INTO queue, queue_id, dlq_name
+        SELECT q.queue_name, q.queue_id, q.dlq_name, q.paused_at IS NOT NULL INTO queue, queue_id, dlq_name, paused
         FROM pgtq.queues q WHERE q.queue_name = _queue.queue_name;
     END IF;
 

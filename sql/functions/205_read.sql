@@ -115,8 +115,8 @@ BEGIN
     -- limited reads hold the advisory lock first, so they take it.
     SELECT * INTO v FROM pgtq._queue('pgtq.read', queue_name, for_write => grouped OR concurrency_limit IS NOT NULL);
 
-    -- Paused (pgtq.pause, 225_pause.sql): claim nothing; tasks already claimed run on. One primary-key probe.
-    IF EXISTS (SELECT 1 FROM pgtq.queues q WHERE q.queue_id = v.queue_id AND q.paused_at IS NOT NULL) THEN
+    -- Paused (pgtq.pause, 225_pause.sql): claim nothing; tasks already claimed run on.
+    IF v.paused THEN
         RETURN;
     END IF;
 

@@ -33,7 +33,7 @@ BEGIN
         v.q_table)
     INTO s.queued, s.delayed, s.processing, s.retrying, s.oldest_queued_age_seconds;
     EXECUTE format('SELECT count(*) FROM pgmq.%I', v.a_table) INTO s.archived;
-    s.paused := EXISTS (SELECT 1 FROM pgtq.queues q WHERE q.queue_id = v.queue_id AND q.paused_at IS NOT NULL);
+    s.paused := v.paused;
     s.dlq := 0;
     IF v.dlq_q_table IS NOT NULL THEN
         EXECUTE format('SELECT count(*) FROM pgmq.%I', v.dlq_q_table) INTO s.dlq;

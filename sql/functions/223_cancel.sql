@@ -20,7 +20,6 @@ AS $$
 DECLARE
     v record;
     r record;
-    v_n integer;
 BEGIN
     IF msg_id IS NULL THEN
         RAISE EXCEPTION USING
@@ -36,14 +35,7 @@ BEGIN
     INTO r USING msg_id;
 
     IF r.msg_id IS NULL THEN
-        EXECUTE format('SELECT headers->>''x-pgtq-status'' FROM pgmq.%I WHERE msg_id = $1', v.a_table)
-        INTO status USING msg_id;
-        GET DIAGNOSTICS v_n = ROW_COUNT;
-        IF v_n = 0 THEN
-            RAISE EXCEPTION USING
-                ERRCODE = 'PQ005',
-                MESSAGE = format('pgtq.cancel: message %s not found in queue %L or its archive', msg_id, v.queue);
-        END IF;
+        status := pgtq._archived_status('pgtq.cancel', v.queue, v.a_table, msg_id);
         cancelled := false;
         RETURN;
     END IF;

@@ -28,14 +28,7 @@ BEGIN
     INTO r USING msg_id;
     GET DIAGNOSTICS v_n = ROW_COUNT;
     IF v_n = 0 THEN
-        EXECUTE format('SELECT headers->>''x-pgtq-status'' FROM pgmq.%I WHERE msg_id = $1', v.a_table)
-        INTO status USING msg_id;
-        GET DIAGNOSTICS v_n = ROW_COUNT;
-        IF v_n = 0 THEN
-            RAISE EXCEPTION USING
-                ERRCODE = 'PQ005',
-                MESSAGE = format('pgtq.retry_now: message %s not found in queue %L or its archive', msg_id, v.queue);
-        END IF;
+        status := pgtq._archived_status('pgtq.retry_now', v.queue, v.a_table, msg_id);
         made_due := false;
         RETURN;
     END IF;

@@ -19,6 +19,8 @@
 
 -- +goose Up
 ALTER TABLE pgtq.queues ADD COLUMN paused_at timestamptz NULL;
+-- pgtq._queue reports the paused state from its one lookup (a new OUT column: the function is re-created).
+DROP FUNCTION IF EXISTS pgtq._queue(text, text, boolean, boolean);
 
 ALTER TYPE pgtq.stats ADD ATTRIBUTE paused boolean;
 
@@ -41,6 +43,7 @@ CREATE TYPE pgtq.task_view AS (
 -- The functions that use these objects (sql/functions/220-229) go with them; the next `up` re-creates them.
 -- pgtq.read and pgtq.stats read paused_at: below this version they fail until the older binary's `up` applies
 -- its own function files (as after every down, see migrate.Down).
+DROP FUNCTION IF EXISTS pgtq._queue(text, text, boolean, boolean);
 DROP FUNCTION IF EXISTS pgtq.list_queues();
 DROP FUNCTION IF EXISTS pgtq.list_tasks(text, text, text, bigint, integer);
 DROP FUNCTION IF EXISTS pgtq.list_archive(text, bigint, integer);

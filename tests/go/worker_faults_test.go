@@ -14,13 +14,13 @@ import (
 	"github.com/pgtq/pgtq/worker"
 )
 
-// TestWorkerFaults builds tests/go/internal/faultworker once and runs real worker processes with the
+// TestWorkerFaults builds tests/go/internal/testworker once and runs real worker processes with the
 // default retry options through crashes: SIGKILL mid-run, handlers that kill their own process, and a
 // worker started for queues that do not exist.
 func TestWorkerFaults(t *testing.T) {
 	// Built before t.Parallel, so early in the run: the binary must embed the same SQL as this test binary.
-	bin := filepath.Join(t.TempDir(), "faultworker")
-	out, err := exec.Command("go", "build", "-o", bin, "./internal/faultworker").CombinedOutput()
+	bin := filepath.Join(t.TempDir(), "testworker")
+	out, err := exec.Command("go", "build", "-o", bin, "./internal/testworker").CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
 	t.Parallel()
 
@@ -36,7 +36,8 @@ func TestWorkerFaults(t *testing.T) {
 		_, err := b.client.EnqueueBatch(b.ctx, q, payloads, nil)
 		require.NoError(t, err)
 		// Timeout 1 s: leases of 6 s, so the killed worker's tasks are back soon. Retry options: the defaults.
-		env := map[string]string{"PGTQ_TEST_QUEUES": q, "PGTQ_TEST_WORK_MS": "5", "PGTQ_TEST_TIMEOUT_MS": "1000"}
+		env := map[string]string{"PGTQ_TEST_QUEUES": q, "PGTQ_TEST_WORK_MS": "5", "PGTQ_TEST_TIMEOUT_MS": "1000",
+			"PGTQ_TEST_MAX_RETRIES": "0"}
 		p1 := startTestWorker(t, bin, b.url, env, "--concurrency-limit", "8", "--poll-interval-seconds", "0.2")
 		p1.waitUntil(t, 30*time.Second, "300 tasks done", func() bool { return b.runCount(t, q, "done") >= 300 })
 		require.NoError(t, p1.cmd.Process.Signal(syscall.SIGKILL))
@@ -58,7 +59,8 @@ func TestWorkerFaults(t *testing.T) {
 		b := setupProcessDB(t)
 		q := b.newQueue(t, false)
 		id := b.enqueue(t, q, numPayload{N: 1}, nil)
-		env := map[string]string{"PGTQ_TEST_QUEUES": q, "PGTQ_TEST_MODE": "suicide", "PGTQ_TEST_TIMEOUT_MS": "1000"}
+		env := map[string]string{"PGTQ_TEST_QUEUES": q, "PGTQ_TEST_MODE": "suicide", "PGTQ_TEST_TIMEOUT_MS": "1000",
+			"PGTQ_TEST_MAX_RETRIES": "0"}
 		for i := 1; i <= worker.MaxLostLeasesDefault; i++ {
 			p := startTestWorker(t, bin, b.url, env, "--poll-interval-seconds", "0.2")
 			select {

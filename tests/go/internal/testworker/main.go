@@ -1,13 +1,16 @@
-// Command testworker is a worker binary built by the worker process tests (tests/go/worker_process_test.go):
-// they start it, signal it and kill it. It serves the queues named in PGTQ_TEST_QUEUES (comma-separated,
+// Command testworker is a worker binary built by the worker process and fault tests
+// (tests/go/worker_process_test.go, worker_faults_test.go): they start it, signal it and kill it, let it kill
+// itself, and start it on queues that do not exist. It serves the queues named in PGTQ_TEST_QUEUES (comma-separated,
 // default "proc") through worker.Main, so it takes Main's flags. Each handler call records its start and
 // its end in table worker_runs (created by the test) through its own pool on DATABASE_URL.
 //
 // PGTQ_TEST_MODE selects what a handler does after recording its start:
 //   - "work" (default): waits PGTQ_TEST_WORK_MS milliseconds (default 0), records "done", returns nil;
-//   - "block": waits until its ctx ends, then returns the ctx's error without recording "done".
+//   - "block": waits until its ctx ends, then returns the ctx's error without recording "done";
+//   - "suicide": kills its own process with SIGKILL, so that the attempt ends with no recorded outcome.
 //
-// PGTQ_TEST_TIMEOUT_MS sets the processors' Timeout (default: the worker default). With PGTQ_TEST_MIGRATE=1
+// PGTQ_TEST_TIMEOUT_MS sets the processors' Timeout (default: the worker default), and so their lease;
+// PGTQ_TEST_MAX_RETRIES their MaxRetries (default 5; the fault tests use the worker default, 0). With PGTQ_TEST_MIGRATE=1
 // it first migrates the database with its own embedded SQL (migrate.Up), as an application would at start-up;
 // the tests use it so that the binary and the database agree even while the SQL files are being edited.
 package main
@@ -18,6 +21,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -45,6 +49,10 @@ func main() {
 	mode := os.Getenv("PGTQ_TEST_MODE")
 	work, _ := strconv.Atoi(os.Getenv("PGTQ_TEST_WORK_MS"))
 	timeout, _ := strconv.Atoi(os.Getenv("PGTQ_TEST_TIMEOUT_MS"))
+	maxRetries := 5
+	if s := os.Getenv("PGTQ_TEST_MAX_RETRIES"); s != "" {
+		maxRetries, _ = strconv.Atoi(s)
+	}
 	queues := strings.Split(os.Getenv("PGTQ_TEST_QUEUES"), ",")
 	if os.Getenv("PGTQ_TEST_QUEUES") == "" {
 		queues = []string{"proc"}
@@ -62,9 +70,13 @@ func main() {
 		if err := record(ctx, "start"); err != nil {
 			return err
 		}
-		if mode == "block" {
+		switch mode {
+		case "block":
 			<-ctx.Done()
 			return ctx.Err()
+		case "suicide":
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // the signal ends the process
 		}
 		select {
 		case <-time.After(time.Duration(work) * time.Millisecond): // simulated work
@@ -77,7 +89,7 @@ func main() {
 	for _, q := range queues {
 		procs = append(procs, worker.NewProcessor(q, handler, &worker.ProcessorOptions{
 			Timeout:    time.Duration(timeout) * time.Millisecond,
-			MaxRetries: 5,
+			MaxRetries: maxRetries,
 		}))
 	}
 	worker.Main(procs...)
