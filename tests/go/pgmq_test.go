@@ -250,7 +250,8 @@ func TestPgmqGroupedReadersNeverShareAGroup(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			b := mqSetup(t)
-			const groups, perGroup = 6, 6
+			// Enough messages that the run outlasts any one reader's head start on a loaded machine.
+			const groups, perGroup = 6, 12
 			b.createQueue(t, "grp", v.fifoIndex)
 			var keys []string
 			for i := 0; i < groups*perGroup; i++ {

@@ -13,22 +13,31 @@ import (
 	"github.com/pgtq/pgtq/worker"
 )
 
-// hookLog records lifecycle events and middleware calls per task, in order.
+// attemptKey names one attempt of one task.
+type attemptKey struct {
+	msgID   int64
+	attempt int
+}
+
+// hookLog records lifecycle events and middleware calls per attempt, in order. (The order is promised within
+// an attempt: a retry due at once can be claimed, on another goroutine, before the failed attempt's events
+// ran, since they run after the failure is recorded.)
 type hookLog struct {
 	mu     sync.Mutex
-	events map[int64][]string // msg_id -> events
+	events map[attemptKey][]string
 }
 
-func (l *hookLog) add(n int64, what string) {
+func (l *hookLog) add(t worker.TaskInfo, what string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.events[n] = append(l.events[n], what)
+	k := attemptKey{t.MsgID, t.Attempt}
+	l.events[k] = append(l.events[k], what)
 }
 
-func (l *hookLog) get(n int64) []string {
+func (l *hookLog) get(k attemptKey) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]string(nil), l.events[n]...)
+	return append([]string(nil), l.events[k]...)
 }
 
 // TestWorkerHooksAndMiddleware runs a completed, a panicking (dead-lettered), a retried and an operator-
@@ -39,21 +48,21 @@ func TestWorkerHooksAndMiddleware(t *testing.T) {
 	t.Parallel()
 	b := setupWorker(t)
 	q := b.newQueue(t, false)
-	log := &hookLog{events: map[int64][]string{}}
+	log := &hookLog{events: map[attemptKey][]string{}}
 	hook := func(prefix string) worker.HookFunc {
 		return func(_ context.Context, e worker.Event) {
 			what := prefix + e.Kind.String()
 			if e.Outcome != "" {
 				what += "(" + e.Outcome + ")"
 			}
-			log.add(e.Task.MsgID, what)
+			log.add(e.Task, what)
 		}
 	}
 	mw := func(name string) worker.Middleware {
 		return func(ctx context.Context, task worker.TaskInfo, next func(context.Context) error) error {
-			log.add(task.MsgID, name+">")
+			log.add(task, name+">")
 			err := next(ctx)
-			log.add(task.MsgID, "<"+name)
+			log.add(task, "<"+name)
 			return err
 		}
 	}
@@ -61,7 +70,7 @@ func TestWorkerHooksAndMiddleware(t *testing.T) {
 	causes := make(chan error, 1)
 	p := worker.NewProcessor(q, func(ctx context.Context, in numPayload) error {
 		info, _ := worker.TaskFromContext(ctx)
-		log.add(info.MsgID, "handler")
+		log.add(info, "handler")
 		switch in.N {
 		case 2:
 			panic("boom")
@@ -121,24 +130,27 @@ func TestWorkerHooksAndMiddleware(t *testing.T) {
 		return out
 	}
 	claimed := []string{"w:claimed", "p:claimed"}
-	want := map[int64][]string{
-		ids[1]: seq(claimed, call, []string{"w:completed", "p:completed"}),
-		ids[2]: seq(claimed, panicked, []string{"w:failed(retrying)", "p:failed(retrying)"},
-			claimed, panicked, []string{"w:failed(dead_lettered)", "p:failed(dead_lettered)",
-				"w:dead_lettered(dead_lettered)", "p:dead_lettered(dead_lettered)"}),
-		ids[3]: seq(claimed, call, []string{"w:failed(retrying)", "p:failed(retrying)"}, claimed, call,
-			[]string{"w:completed", "p:completed"}),
-		ids[4]: seq(claimed, call, []string{"w:lease_lost", "p:lease_lost"}),
+	want := map[attemptKey][]string{
+		{ids[1], 1}: seq(claimed, call, []string{"w:completed", "p:completed"}),
+		{ids[2], 1}: seq(claimed, panicked, []string{"w:failed(retrying)", "p:failed(retrying)"}),
+		{ids[2], 2}: seq(claimed, panicked, []string{"w:failed(dead_lettered)", "p:failed(dead_lettered)",
+			"w:dead_lettered(dead_lettered)", "p:dead_lettered(dead_lettered)"}),
+		{ids[3], 1}: seq(claimed, call, []string{"w:failed(retrying)", "p:failed(retrying)"}),
+		{ids[3], 2}: seq(claimed, call, []string{"w:completed", "p:completed"}),
+		{ids[4], 1}: seq(claimed, call, []string{"w:lease_lost", "p:lease_lost"}),
 	}
-	waitUntil(t, 20*time.Second, "every task's events", func() bool {
-		for id, w := range want {
-			if len(log.get(id)) < len(w) {
+	waitUntil(t, 20*time.Second, "every attempt's events", func() bool {
+		for k, w := range want {
+			if len(log.get(k)) < len(w) {
 				return false
 			}
 		}
 		return true
 	})
-	for n := 1; n <= 4; n++ {
-		require.Equal(t, want[ids[n]], log.get(ids[n]), "task %d", n)
+	for k, w := range want {
+		require.Equal(t, w, log.get(k), "task %d attempt %d", k.msgID, k.attempt)
 	}
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	require.Len(t, log.events, len(want), "no other attempt ran")
 }
