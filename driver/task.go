@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Task is one claimed task, as returned by Read (SQL type pgtq.task).
@@ -103,35 +104,42 @@ func readTasks(ctx context.Context, q Querier, queue string, qty int, lease time
 	if err != nil {
 		return nil, interpretError(err)
 	}
-	tasks, err := pgx.CollectRows(rows, scanTask)
+	tasks, err := collectTasks(rows)
 	if err != nil {
 		return nil, interpretError(err)
 	}
 	return tasks, nil
 }
 
-func scanTask(row pgx.CollectableRow) (Task, error) {
+// collectTasks scans the rows of pgtq.read and closes them, as pgx.CollectRows would. The scan targets
+// are allocated once per read rather than once per row: a claim scans up to thousands of rows.
+func collectTasks(rows pgx.Rows) ([]Task, error) {
+	defer rows.Close()
 	var (
-		t              Task
-		taskID, group  *string
+		row            Task
+		taskID, group  pgtype.Text
 		payload, heads []byte
 	)
-	if err := row.Scan(&t.MsgID, &t.Attempt, &taskID, &group, &t.EnqueuedAt, &t.VT, &payload, &heads); err != nil {
-		return t, err
-	}
-	if taskID != nil {
-		t.TaskID = *taskID
-	}
-	if group != nil {
-		t.GroupKey = *group
-	}
-	t.Payload = json.RawMessage(payload)
-	if len(heads) > 0 {
-		if err := json.Unmarshal(heads, &t.Headers); err != nil {
-			return t, fmt.Errorf("decode headers of msg %d: %w", t.MsgID, err)
+	dest := []any{&row.MsgID, &row.Attempt, &taskID, &group, &row.EnqueuedAt, &row.VT, &payload, &heads}
+	var tasks []Task
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
 		}
+		t := row
+		t.TaskID, t.GroupKey = taskID.String, group.String // "" when NULL
+		t.Payload = json.RawMessage(payload)               // a new slice per row: pgx copies jsonb out
+		if len(heads) > 0 {
+			if err := json.Unmarshal(heads, &t.Headers); err != nil {
+				return nil, fmt.Errorf("decode headers of msg %d: %w", t.MsgID, err)
+			}
+		}
+		tasks = append(tasks, t)
 	}
-	return t, nil
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return tasks, nil
 }
 
 // nullIfZero maps the Go zero value ("no limit") to SQL NULL.

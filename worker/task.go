@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -39,23 +40,82 @@ type TaskInfo struct {
 
 type taskCtxKey struct{}
 
-// running is the per-attempt state shared by the executor, Heartbeat and shutdown.
+// running is the per-attempt state shared by the executor, its timer, Heartbeat and shutdown.
 type running struct {
-	info  TaskInfo
-	w     *Worker
-	p     *Processor
+	info TaskInfo
+	w    *Worker
+	p    *Processor
+	ps   *procState
+	// payload is the task's JSON payload, for the handler.
+	payload json.RawMessage
+	// ctx is the handler's ctx; cancel cancels it with a cause. Every cancellation goes through stop,
+	// which starts the grace period.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	// timer fires at the handler's Timeout (onTimer cancels it) and, once cancelled, at the end of the grace
+	// period (onTimer abandons a handler that has not returned). One timer serves both: it is per task.
 	timer *time.Timer
 	mu    sync.Mutex
+	// Guarded by mu:
+	// timeoutAt is when the Timeout passes (Heartbeat moves it), so that a timer fire that raced with
+	// Heartbeat's reset is recognised as stale.
+	timeoutAt time.Time
+	// cancelled: ctx was cancelled through stop (timeout, lost lease or shutdown); the grace period runs.
+	cancelled bool
+	// returned: the handler returned (or panicked) and its slot records the outcome.
+	returned bool
+	// abandoned: the grace period ended before the handler returned; the timer recorded the outcome, and
+	// the handler's result, whenever it comes, is dropped.
+	abandoned bool
 	// released is set when shutdown gave the task back; the executor then neither completes nor fails it.
 	released bool
 	// leaseEnd is when the lease ends by the local clock: the read's start plus the lease, moved by
-	// Heartbeat. Guarded by mu.
+	// Heartbeat.
 	leaseEnd time.Time
-	// cancel cancels the handler's context (with a cause); set by execute. Guarded by mu.
-	cancel context.CancelCauseFunc
 	// completedByHandler is set when the handler completed this attempt itself (driver CompleteTx or
 	// Complete with the handler's ctx): a handler returning nil then needs no completion from the worker.
 	completedByHandler atomic.Bool
+}
+
+// stop cancels the handler's ctx with cause and starts the grace period in which the handler may still
+// return; nothing happens once the handler returned or ctx was already cancelled.
+func (r *running) stop(cause error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopLocked(cause)
+}
+
+func (r *running) stopLocked(cause error) {
+	if r.returned || r.cancelled {
+		return
+	}
+	r.cancelled = true
+	r.cancel(cause)
+	// Give the handler part of the lease's grace period to return, then record the outcome anyway so
+	// that it lands before the lease ends.
+	r.timer.Reset((r.p.lease - r.p.opts.Timeout) / 2)
+}
+
+// onTimer is r's timer function: at the Timeout it cancels the handler, at the end of the grace period
+// it abandons a handler that still has not returned and records the outcome from the timer's goroutine.
+func (r *running) onTimer() {
+	r.mu.Lock()
+	switch {
+	case r.returned || r.abandoned:
+		r.mu.Unlock()
+		return
+	case !r.cancelled:
+		if time.Now().Before(r.timeoutAt) {
+			r.mu.Unlock()
+			return // a fire that raced with Heartbeat's reset: the timer fires again at the new timeout
+		}
+		r.stopLocked(&timeoutError{timeout: r.p.opts.Timeout.String()})
+		r.mu.Unlock()
+		return
+	}
+	r.abandoned = true
+	r.mu.Unlock()
+	r.w.abandon(r)
 }
 
 // lease returns the end of r's lease (local clock).
@@ -102,16 +162,15 @@ func Heartbeat(ctx context.Context) error {
 		return fmt.Errorf("heartbeat task %d: %w", r.info.MsgID, err)
 	}
 	if !ok {
-		r.mu.Lock()
-		cancel := r.cancel
-		r.mu.Unlock()
-		if cancel != nil {
-			cancel(ErrLeaseLost)
-		}
+		r.stop(ErrLeaseLost)
 		return ErrLeaseLost
 	}
 	r.mu.Lock()
-	r.timer.Reset(r.p.opts.Timeout)
+	if !r.cancelled && !r.returned {
+		// timeoutAt first: the timer then cannot fire before it (see onTimer).
+		r.timeoutAt = time.Now().Add(r.p.opts.Timeout)
+		r.timer.Reset(r.p.opts.Timeout)
+	}
 	if end := start.Add(r.p.lease); end.After(r.leaseEnd) {
 		r.leaseEnd = end
 	}

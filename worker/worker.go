@@ -9,14 +9,15 @@
 //
 // Every state change is one call of a pgtq SQL function; the worker never writes SQL itself.
 //
-// Throughput: a slot is free as soon as its handler returns. Successful tasks go to a completer that
-// commits them in batches (the array form of pgtq.complete, every few ms) on its own pool connection,
-// while the claim loop reads up to the free slots in one pgtq.read, waiting a moment (claimLinger) for
-// half of the slots to free up while others still run. Up to claimsInFlightMax reads run at once (one per
-// grouped queue), so the slots freed during one read's round trip and commit are claimed by the next instead
-// of waiting for it (SKIP LOCKED keeps the reads apart; strict groups and queue limits are enforced by the
-// database). The next due time of delayed work is looked up after a short read, at most every dueRefresh,
-// instead of after every short read.
+// Throughput: tasks run on long-lived goroutines, one per slot (started as needed, at most ConcurrencyLimit,
+// ended by shutdown), not on a new goroutine each. A slot is free as soon as its handler returns. Successful
+// tasks go to a completer that commits them in batches (the array form of pgtq.complete, every few ms) on its
+// own pool connection, while the claim loop reads up to the free slots in one pgtq.read, waiting a moment
+// (claimLinger) for half of the slots to free up while others still run. Up to claimsInFlightMax reads run at
+// once (one per grouped queue), so the slots freed during one read's round trip and commit are claimed by the
+// next instead of waiting for it (SKIP LOCKED keeps the reads apart; strict groups and queue limits are
+// enforced by the database). The next due time of delayed work is looked up after a short read, at most every
+// dueRefresh, instead of after every short read.
 //
 // Failures: completions, failures and releases that hit a transient database error (connection lost, server
 // restarting, serialization failure) are retried with backoff until they succeed or the task's lease ends
@@ -213,7 +214,18 @@ type Worker struct {
 	free      int       // free task slots
 	freeSince time.Time // when a finishing task first freed a slot since the last claim; zero when none
 	running   map[*running]struct{}
-	tasks     sync.WaitGroup
+	tasks     sync.WaitGroup // tasks started and not yet finished (outcome handed over or abandoned)
+	idle      []*slot        // slots waiting for a task, the most recently used last
+	slotsMade int            // slots started so far: ConcurrencyLimit at most, plus one per abandoned handler
+	slots     sync.WaitGroup // slot goroutines in the pool (an abandoned handler's goroutine leaves it)
+}
+
+// slot runs tasks one after another on one long-lived goroutine (runSlot). Starting a goroutine per task
+// cost more than the no-op task itself: the goroutine, and its stack grown again from 2 KiB by every
+// task (payload decoding alone grows it several times). A slot is idle (in Worker.idle) or runs the task
+// that holds one of the worker's free slots, so there are at most ConcurrencyLimit of them.
+type slot struct {
+	next chan *running // buffered(1): start hands the slot its next task without waiting for it; Run closes it
 }
 
 // procState is the dispatcher's view of one processor.
@@ -333,9 +345,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return nil
 	}
-	// Handlers get a ctx that outlives Run's ctx: shutdown cancels it only after ShutdownTimeout.
-	taskCtx, cancelTasks := context.WithCancelCause(context.WithoutCancel(ctx))
-	defer cancelTasks(errShutdown)
+	// Handlers get a ctx that outlives Run's ctx: shutdown cancels each one (cancelRunning) only after
+	// ShutdownTimeout. The parent cannot be cancelled, so that a handler's ctx does not register with it.
+	taskCtx := context.WithoutCancel(ctx)
 	stopDeadline := context.AfterFunc(ctx, func() {
 		d := time.Now().Add(w.opts.ShutdownTimeout)
 		w.shutdownDeadline.Store(&d)
@@ -352,10 +364,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	bg.Go(func() { w.completer(stopCompleter) })
 
 	w.dispatch(ctx, taskCtx)
-	w.shutdown(cancelTasks)
-	// Every executor has handed its task's outcome over (each abandons a handler that ignores cancellation
-	// within the lease's grace), so the completer's last flush sees every completion.
+	w.shutdown()
+	// Every task's outcome has been handed over (a handler that ignores cancellation is abandoned within
+	// the lease's grace), so the completer's last flush sees every completion.
 	w.tasks.Wait()
+	w.stopSlots()
 	close(stopCompleter)
 	bg.Wait()
 	return nil
@@ -661,101 +674,186 @@ func (w *Worker) unreserve(n int) {
 	w.mu.Unlock()
 }
 
-// start runs one claimed task, whose lease ends at leaseEnd, in its own goroutine.
+// start runs one claimed task, whose lease ends at leaseEnd, on an idle slot, or on a new one while
+// fewer than ConcurrencyLimit exist.
 func (w *Worker) start(taskCtx context.Context, ps *procState, t driver.Task, leaseEnd time.Time) {
+	p := ps.p
 	lost := lostLeases(t.Headers)
+	now := time.Now()
 	r := &running{
-		w: w,
-		p: ps.p,
+		w:  w,
+		p:  p,
+		ps: ps,
 		info: TaskInfo{
-			Queue: ps.p.queue, MsgID: t.MsgID, TaskID: t.TaskID, Attempt: t.Attempt, GroupKey: t.GroupKey,
-			EnqueuedAt: t.EnqueuedAt, StartedAt: time.Now(), Headers: t.Headers,
+			Queue: p.queue, MsgID: t.MsgID, TaskID: t.TaskID, Attempt: t.Attempt, GroupKey: t.GroupKey,
+			EnqueuedAt: t.EnqueuedAt, StartedAt: now, Headers: t.Headers,
 			LostLeases: lost, Failures: max(t.Attempt-1-lost, 0),
 		},
-		leaseEnd: leaseEnd,
+		payload:   t.Payload,
+		leaseEnd:  leaseEnd,
+		timeoutAt: now.Add(p.opts.Timeout),
 	}
-	w.mu.Lock()
-	w.running[r] = struct{}{}
-	w.mu.Unlock()
-	w.tasks.Go(func() {
-		defer func() {
-			// The slot is free when the handler is done: its completion is committed by the completer,
-			// concurrently with the next claim.
-			w.mu.Lock()
-			delete(w.running, r)
-			w.free++
-			if w.freeSince.IsZero() {
-				w.freeSince = time.Now()
-			}
-			w.mu.Unlock()
-			// A finished task may unblock its group or the queue's concurrency limit.
-			ps.dirty.Store(true)
-			w.signal()
-		}()
-		w.execute(taskCtx, ps, r, t)
-	})
-}
-
-// execute runs the handler under its timeout and records the outcome.
-func (w *Worker) execute(taskCtx context.Context, ps *procState, r *running, t driver.Task) {
-	p := r.p
+	// The ctx, its cancel and the timer exist before r is running: shutdown may cancel it at once.
 	hctx, cancel := context.WithCancelCause(taskCtx)
-	defer cancel(nil)
-	r.mu.Lock()
-	r.cancel = cancel
-	r.mu.Unlock()
 	hctx = context.WithValue(hctx, taskCtxKey{}, r)
 	// A handler that completes its own task (CompleteTx inside its transaction) tells the worker so.
-	hctx = driver.WithCompleteHook(hctx, func(queue string, ref driver.TaskRef) {
+	r.ctx = driver.WithCompleteHook(hctx, func(queue string, ref driver.TaskRef) {
 		if queue == r.info.Queue && ref.MsgID == r.info.MsgID && ref.Attempt == r.info.Attempt {
 			r.completedByHandler.Store(true)
 		}
 	})
-	r.mu.Lock()
-	r.timer = time.AfterFunc(p.opts.Timeout, func() { cancel(&timeoutError{timeout: p.opts.Timeout.String()}) })
+	r.cancel = cancel
+	r.mu.Lock() // the timer may fire before AfterFunc returns: onTimer waits for r.timer
+	r.timer = time.AfterFunc(p.opts.Timeout, r.onTimer)
 	r.mu.Unlock()
 
-	if w.hooked(ps) {
-		w.emit(hctx, ps, Event{Kind: EventClaimed, Task: r.info})
+	w.tasks.Add(1)
+	w.mu.Lock()
+	w.running[r] = struct{}{}
+	// Every slot is idle or runs a task holding one of the ConcurrencyLimit slots, and this task holds
+	// one that no slot runs yet: so with none idle, fewer than ConcurrencyLimit slots exist.
+	var s *slot
+	if n := len(w.idle); n > 0 {
+		s = w.idle[n-1]
+		w.idle = w.idle[:n-1]
+	} else {
+		w.slotsMade++
 	}
-	done := make(chan error, 1)
-	go func() {
-		defer func() {
-			if v := recover(); v != nil {
-				done <- &PanicError{Value: v, Stack: debug.Stack()}
-			}
-		}()
-		if len(w.opts.Middleware) == 0 && len(p.opts.Middleware) == 0 {
-			done <- p.run(hctx, t.Payload, t.TaskID)
+	w.mu.Unlock()
+	if s != nil {
+		s.next <- r
+		return
+	}
+	s = &slot{next: make(chan *running, 1)}
+	w.slots.Add(1)
+	go w.runSlot(s, r)
+}
+
+// runSlot runs r and then every task start hands to s, until Run stops the idle slots (stopSlots). A slot
+// whose handler was abandoned has already left the pool (abandon): it exits when the handler returns.
+func (w *Worker) runSlot(s *slot, r *running) {
+	for r != nil {
+		if !w.execute(s, r) {
 			return
 		}
-		done <- w.chain(p, r.info, func(ctx context.Context) error { return p.run(ctx, t.Payload, t.TaskID) })(hctx)
-	}()
-
-	var err error
-	select {
-	case err = <-done:
-	case <-hctx.Done():
-		// Timed out (or shutdown gave up waiting): give the handler part of the lease's grace period to
-		// return, then record the outcome anyway so that it lands before the lease ends.
-		grace := (p.lease - p.opts.Timeout) / 2
-		select {
-		case err = <-done:
-		case <-time.After(grace):
-			err = context.Cause(hctx)
-			w.log.Warn("pgtq: handler ignored cancellation; abandoning it", "queue", p.queue,
-				"msg_id", t.MsgID, "attempt", t.Attempt)
-		}
+		r = s.await()
 	}
+	w.slots.Done()
+}
+
+// stopSlots ends the slot goroutines once every task finished (so no task starts any more, and every slot
+// left in the pool is idle) and waits for them.
+func (w *Worker) stopSlots() {
+	w.mu.Lock()
+	idle := w.idle
+	w.idle = nil
+	w.mu.Unlock()
+	for _, s := range idle {
+		close(s.next)
+	}
+	w.slots.Wait()
+}
+
+// slotStackKeep is the stack frame in which an idle slot waits for its next task (see await).
+const slotStackKeep = 4 << 10
+
+// await returns the next task start hands s, or nil once stopSlots closed s.next.
+//
+// The GC halves the stack of a goroutine that uses less than a quarter of it, and the next task grows it
+// again, copying it each time: with idle slots waiting in a small frame, the profile of a no-op task
+// showed as much stack copying as when every task had a new goroutine. Waiting in a frame of
+// slotStackKeep bytes keeps a stack of up to 4*slotStackKeep (16 KiB) as the tasks grew it.
+//
+//go:noinline
+func (s *slot) await() *running {
+	var keep [slotStackKeep]byte
+	holdStack(keep[:])
+	return <-s.next
+}
+
+// holdStack keeps its argument on the caller's stack: not inlined, the array is not optimised away.
+//
+//go:noinline
+func holdStack([]byte) {}
+
+// execute runs the handler of r on the slot's goroutine and records the outcome, unless the handler
+// was abandoned meanwhile (see running.onTimer); it reports whether the slot is idle again.
+func (w *Worker) execute(s *slot, r *running) bool {
+	if w.hooked(r.ps) {
+		w.emit(r.ctx, r.ps, Event{Kind: EventClaimed, Task: r.info})
+	}
+	err := w.call(r)
 	r.mu.Lock()
+	if r.abandoned {
+		r.mu.Unlock()
+		return false
+	}
+	r.returned = true
 	r.timer.Stop()
+	r.mu.Unlock()
+	w.finish(r, err, s)
+	return true
+}
+
+// call runs the handler of r under the middleware and turns a panic into a PanicError.
+func (w *Worker) call(r *running) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	p := r.p
+	if len(w.opts.Middleware) == 0 && len(p.opts.Middleware) == 0 {
+		return p.run(r.ctx, r.payload, r.info.TaskID)
+	}
+	return w.chain(p, r.info, func(ctx context.Context) error { return p.run(ctx, r.payload, r.info.TaskID) })(r.ctx)
+}
+
+// abandon records the outcome of r, whose handler ignored cancellation for the grace period, from r's
+// timer goroutine. The handler's goroutine leaves the slot pool: it may never return.
+func (w *Worker) abandon(r *running) {
+	w.log.Warn("pgtq: handler ignored cancellation; abandoning it", "queue", r.p.queue,
+		"msg_id", r.info.MsgID, "attempt", r.info.Attempt)
+	w.finish(r, context.Cause(r.ctx), nil)
+	w.slots.Done()
+}
+
+// finish records the outcome err of r's handler and frees r's slot, making s (nil for an abandoned
+// handler) idle again.
+func (w *Worker) finish(r *running, err error, s *slot) {
+	w.outcome(r, err)
+	// Whatever the handler started with its ctx stops now.
+	r.cancel(nil)
+	// The slot is free when the handler is done: its completion is committed by the completer,
+	// concurrently with the next claim.
+	w.mu.Lock()
+	delete(w.running, r)
+	w.free++
+	if w.freeSince.IsZero() {
+		w.freeSince = time.Now()
+	}
+	if s != nil {
+		w.idle = append(w.idle, s)
+	}
+	w.mu.Unlock()
+	w.tasks.Done()
+	// A finished task may unblock its group or the queue's concurrency limit.
+	r.ps.dirty.Store(true)
+	w.signal()
+}
+
+// outcome records what became of r given its handler's result err: completion, failure, or (cancelled
+// at shutdown) release.
+func (w *Worker) outcome(r *running, err error) {
+	ps := r.ps
+	r.mu.Lock()
 	released := r.released
 	r.mu.Unlock()
 	if released {
 		return
 	}
-	cause := context.Cause(hctx)
-	if err != nil && hctx.Err() != nil {
+	if err != nil && r.ctx.Err() != nil {
+		cause := context.Cause(r.ctx)
 		switch {
 		case errors.Is(cause, ErrTaskTimeout):
 			if !errors.Is(err, ErrTaskTimeout) {
@@ -770,7 +868,7 @@ func (w *Worker) execute(taskCtx context.Context, ps *procState, r *running, t d
 	if err == nil {
 		if r.completedByHandler.Load() {
 			// Completed by the handler's own CompleteTx, which committed (the handler returns nil only then):
-			// no second acknowledgement. The deferred bookkeeping of start frees the slot and the group.
+			// no second acknowledgement.
 			if w.hooked(ps) {
 				w.emit(context.Background(), ps, Event{Kind: EventCompleted, Task: r.info, Duration: time.Since(r.info.StartedAt)})
 			}
@@ -903,7 +1001,7 @@ func ceilSecond(d time.Duration) time.Duration {
 }
 
 // shutdown waits for running tasks up to ShutdownTimeout, then cancels them and releases what is left.
-func (w *Worker) shutdown(cancelTasks context.CancelCauseFunc) {
+func (w *Worker) shutdown() {
 	done := make(chan struct{})
 	go func() {
 		w.tasks.Wait()
@@ -923,7 +1021,7 @@ func (w *Worker) shutdown(cancelTasks context.CancelCauseFunc) {
 	case <-timer.C:
 	}
 	w.log.Warn("pgtq: shutdown timeout passed, cancelling running tasks")
-	cancelTasks(errShutdown)
+	w.cancelRunning(errShutdown)
 	// Cancelled handlers return and their executors release them. Handlers that ignore cancellation are
 	// released from here after a short wait so that their tasks are not stuck until the lease ends.
 	select {
@@ -939,5 +1037,19 @@ func (w *Worker) shutdown(cancelTasks context.CancelCauseFunc) {
 	w.mu.Unlock()
 	for _, r := range left {
 		w.release(r)
+	}
+}
+
+// cancelRunning cancels the ctx of every running handler with cause. No task starts any more when it
+// runs (dispatch has returned), so none is missed.
+func (w *Worker) cancelRunning(cause error) {
+	w.mu.Lock()
+	list := make([]*running, 0, len(w.running))
+	for r := range w.running {
+		list = append(list, r)
+	}
+	w.mu.Unlock()
+	for _, r := range list {
+		r.stop(cause)
 	}
 }

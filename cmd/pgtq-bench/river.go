@@ -24,6 +24,15 @@ import (
 // riverModDir holds the throwaway module's go.mod and go.sum, relative to the module root.
 const riverModDir = "bench/river"
 
+// The shape of `river bench` (fixed in River's CLI, riverbench/river_bench.go): its client runs riverWorkers
+// workers, and its continuous mode inserts batches of riverInsertBatch jobs every 250 ms until at least
+// riverBacklog jobs are waiting.
+const (
+	riverWorkers     = 2000
+	riverInsertBatch = 5000
+	riverBacklog     = 75_000
+)
+
 // riverCLI is the package built from the throwaway module.
 const riverCLI = "github.com/riverqueue/river/cmd/river"
 

@@ -42,7 +42,11 @@ type scenario struct {
 	Limit       int           `json:"limit,omitempty"`
 	Duration    time.Duration `json:"duration_ns,omitempty"`
 	Rate        int           `json:"rate,omitempty"`
-	Runs        int           `json:"runs"`
+	// Backlog and ProducerBatch shape a continuous run's producers: they enqueue ProducerBatch tasks per
+	// call while fewer than Backlog are waiting (0: 4 x Concurrency + 100 and 100).
+	Backlog       int `json:"backlog,omitempty"`
+	ProducerBatch int `json:"producer_batch,omitempty"`
+	Runs          int `json:"runs"`
 	// Interleave names a set of consecutive scenarios whose runs alternate (PGTQ's burn-down and River's):
 	// run 1 of each, then run 2 of each, so that both see the machine in the same state.
 	Interleave string `json:"interleave,omitempty"`
@@ -468,8 +472,8 @@ func waitQueueEmpty(ctx context.Context, pool *pgxpool.Pool) error {
 	}
 }
 
-// runContinuous keeps producers enqueueing batches of 100 while the backlog is below a small target, for
-// sc.Duration, with the workers running. Throughput counts tasks archived inside the measured window
+// runContinuous keeps producers enqueueing batches of 100 while the backlog is below a small target (or
+// sc.ProducerBatch while it is below sc.Backlog), for sc.Duration, with the workers running. Throughput counts tasks archived inside the measured window
 // (after a warm-up); latency is enqueue-to-start of tasks enqueued inside it.
 func (b *bench) runContinuous(ctx context.Context, r *runDB, sc scenario) (runResult, error) {
 	warm := min(sc.Duration/6, 5*time.Second)
@@ -481,13 +485,19 @@ func (b *bench) runContinuous(ctx context.Context, r *runDB, sc scenario) (runRe
 	// Enough backlog for every slot four times over plus what the workers finish between two progress
 	// reports at 40k tasks/s: the worker never starves while the producers learn of its progress, and the
 	// enqueue-to-start latency stays a measure of the queue rather than of a deep backlog.
-	target := int64(4*sc.Concurrency + 100)
+	target, size := int64(4*sc.Concurrency+100), 100
+	if sc.Backlog > 0 {
+		target = int64(sc.Backlog)
+	}
+	if sc.ProducerBatch > 0 {
+		size = sc.ProducerBatch
+	}
 	var enqueued atomic.Int64
 	end := t0.Add(sc.Duration)
 	errc := make(chan error, 2)
 	for range 2 {
 		go func() {
-			batch := make([]benchPayload, 100)
+			batch := make([]benchPayload, size)
 			for time.Now().Before(end) {
 				done, changed := ws.progress()
 				if enqueued.Load()-done >= target {
