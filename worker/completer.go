@@ -9,7 +9,7 @@ import (
 
 const (
 	// completeBatchMax caps the tasks completed by one statement (and the completions one flush takes).
-	completeBatchMax = 500
+	completeBatchMax = 2000
 	// completeLinger is how long the completer waits for more completions before a flush while other
 	// tasks are still running: a few ms of delay on the archive buys one commit for many tasks.
 	completeLinger = 2 * time.Millisecond
