@@ -156,9 +156,10 @@ func scenarios(c config) []scenario {
 		scenario{Name: "continuous", Kind: kindContinuous, Duration: cont, Workers: 1, Concurrency: cc, Interleave: kindContinuous})
 	if withRiver {
 		// ... and with River's producer: batches of riverInsertBatch while fewer than riverBacklog wait.
-		list = append(list, scenario{Name: fmt.Sprintf("continuous c=%d, %s backlog", riverWorkers, short(riverBacklog)), Kind: kindContinuous,
-			Duration: cont, Workers: 1, Concurrency: riverWorkers, Interleave: kindContinuous,
-			Backlog: scaled(riverBacklog, c.scale), ProducerBatch: riverInsertBatch})
+		backlog := scaled(riverBacklog, c.scale)
+		list = append(list, scenario{Name: fmt.Sprintf("continuous c=%d, %s backlog", riverWorkers, short(backlog)),
+			Kind: kindContinuous, Duration: cont, Workers: 1, Concurrency: riverWorkers, Interleave: kindContinuous,
+			Backlog: backlog, ProducerBatch: riverInsertBatch})
 	}
 	list = append(list, []scenario{
 		{Name: "river continuous", Kind: kindRiver, Duration: cont, Workers: 1, Concurrency: cc, Interleave: kindContinuous},

@@ -97,8 +97,9 @@ func TestRiverSideBySide(t *testing.T) {
 			require.NotNil(t, r.Median.River)
 		}
 	}
-	require.Equal(t, []string{"burn-down", "river burn-down", "continuous", "river continuous"}, names)
-	require.Len(t, rep.Versus, 2)
+	require.Equal(t, []string{"burn-down", "burn-down c=2000", "river burn-down", "continuous",
+		"continuous c=2000, 1500 backlog", "river continuous"}, names)
+	require.Len(t, rep.Versus, 4)
 	for _, v := range rep.Versus {
 		require.Positive(t, v.Ratio, v.Scenario)
 	}

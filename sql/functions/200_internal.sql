@@ -295,6 +295,21 @@ BEGIN
         PERFORM pgtq._install_queue_statements(queue_id);
     END IF;
 
+    -- Vacuum settings for a table whose rows all die young: every claim leaves a dead row version and every
+    -- completion a dead row, and claims walk the dead index entries at the head of the queue until vacuum
+    -- removes them. With the defaults, autovacuum waits for dead rows to reach 20% of the live ones (200k
+    -- behind a 1M backlog) and then runs throttled; here it runs after 1000 + 1% and unthrottled (the table is
+    -- small and hot, its pages in shared buffers). Only on a table that has no autovacuum_vacuum_* option of
+    -- its own (an operator's choice wins, and create_queue, called at every application start, alters nothing
+    -- the second time); not on a partitioned table, which takes no autovacuum options. SET (...) takes a SHARE
+    -- UPDATE EXCLUSIVE lock: it waits for a running vacuum, not for readers' and writers' row changes.
+    IF NOT v_partitioned AND NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_class c, unnest(c.reloptions) AS o (opt)
+        WHERE c.oid = v_rel AND o.opt LIKE 'autovacuum\_vacuum\_%') THEN
+        EXECUTE format('ALTER TABLE %s SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 1000, '
+                       'autovacuum_vacuum_cost_delay = 0)', v_rel);
+    END IF;
+
     -- Only when missing: DDL on a live queue table takes a lock that conflicts with readers' row updates, and
     -- create_queue is meant to be called again and again (at every application start).
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = v_rel AND t.tgname = 'pgtq_after_insert') THEN

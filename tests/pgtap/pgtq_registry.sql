@@ -5,7 +5,7 @@
 -- end to end; a DLQ of a registered queue cannot be dropped on its own.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(44);
+SELECT plan(47);
 
 -- What a queue's registry records, as (stmt, function name) and (purpose, index name).
 CREATE FUNCTION pg_temp.statements(q text) RETURNS SETOF text LANGUAGE sql AS $$
@@ -150,6 +150,21 @@ SELECT results_eq($$SELECT msg_id FROM pgtq.read('plainq', 5, 30)$$, $$VALUES (1
     'a pgmq queue is read through pgtq');
 SELECT is((SELECT count(*) FROM pg_temp.statements('plainq')), 10::bigint,
     'registering a pgmq queue on first use records its statement functions');
+
+-- Queue tables get unthrottled autovacuum after 1000 + 1% dead rows; an operator's own setting is kept.
+SELECT pgtq.create_queue('vac');
+SELECT is((SELECT reloptions FROM pg_class WHERE oid = 'pgmq.q_vac'::regclass),
+    '{autovacuum_vacuum_scale_factor=0.01,autovacuum_vacuum_threshold=1000,autovacuum_vacuum_cost_delay=0}'::text[],
+    'a new queue table gets the vacuum settings of a table whose rows die young');
+ALTER TABLE pgmq.q_vac RESET (autovacuum_vacuum_threshold, autovacuum_vacuum_cost_delay);
+ALTER TABLE pgmq.q_vac SET (autovacuum_vacuum_scale_factor = 0.5);
+SELECT pgtq.create_queue('vac');
+SELECT is((SELECT reloptions FROM pg_class WHERE oid = 'pgmq.q_vac'::regclass),
+    '{autovacuum_vacuum_scale_factor=0.5}'::text[], 'create_queue again leaves an operator''s setting alone');
+SELECT pgmq.create('plainvac');
+SELECT pgtq.read('plainvac', 1, 30);
+SELECT ok((SELECT reloptions FROM pg_class WHERE oid = 'pgmq.q_plainvac'::regclass)
+    @> '{autovacuum_vacuum_cost_delay=0}', 'a pgmq queue registered on first use gets them too');
 
 SELECT * FROM finish();
 ROLLBACK;
