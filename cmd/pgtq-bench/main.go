@@ -140,35 +140,25 @@ func scenarios(c config) []scenario {
 		backlogs, concN = []int{1_000, 4_000, 16_000}, 5_000
 	}
 	cc := c.concurrency
-	withRiver := len(c.only) == 0 || slices.Contains(c.only, kindRiver)
+	backlog := scaled(riverBacklog, c.scale)
 	list := []scenario{
 		{Name: "burn-down", Kind: kindBurnDown, Tasks: n, Workers: 1, Concurrency: cc, Interleave: kindBurnDown},
-	}
-	if withRiver {
-		// River's own bench runs riverWorkers workers in one client: PGTQ runs once more with as many slots,
-		// so that the two are compared at the same worker count as well as at PGTQ's default.
-		list = append(list, scenario{Name: fmt.Sprintf("burn-down c=%d", riverWorkers), Kind: kindBurnDown, Tasks: n,
-			Workers: 1, Concurrency: riverWorkers, Interleave: kindBurnDown})
-	}
-	list = append(list,
+		// River's shape (river.go): as many slots as River's workers, and for continuous River's producer.
+		{Name: fmt.Sprintf("burn-down c=%d", riverWorkers), Kind: kindBurnDown, Tasks: n, Workers: 1,
+			Concurrency: riverWorkers, Interleave: kindBurnDown, RiverShape: true},
 		// Concurrency only shapes the River rows' adjacent raw drain.
-		scenario{Name: "river burn-down", Kind: kindRiver, Tasks: n, Workers: 1, Concurrency: cc, Interleave: kindBurnDown},
-		scenario{Name: "continuous", Kind: kindContinuous, Duration: cont, Workers: 1, Concurrency: cc, Interleave: kindContinuous})
-	if withRiver {
-		// ... and with River's producer: batches of riverInsertBatch while fewer than riverBacklog wait.
-		backlog := scaled(riverBacklog, c.scale)
-		list = append(list, scenario{Name: fmt.Sprintf("continuous c=%d, %s backlog", riverWorkers, short(backlog)),
-			Kind: kindContinuous, Duration: cont, Workers: 1, Concurrency: riverWorkers, Interleave: kindContinuous,
-			Backlog: backlog, ProducerBatch: riverInsertBatch})
-	}
-	list = append(list, []scenario{
+		{Name: "river burn-down", Kind: kindRiver, Tasks: n, Workers: 1, Concurrency: cc, Interleave: kindBurnDown},
+		{Name: "continuous", Kind: kindContinuous, Duration: cont, Workers: 1, Concurrency: cc, Interleave: kindContinuous},
+		{Name: fmt.Sprintf("continuous c=%d, %s backlog", riverWorkers, short(backlog)), Kind: kindContinuous,
+			Duration: cont, Workers: 1, Concurrency: riverWorkers, Interleave: kindContinuous,
+			Backlog: backlog, ProducerBatch: riverInsertBatch, RiverShape: true},
 		{Name: "river continuous", Kind: kindRiver, Duration: cont, Workers: 1, Concurrency: cc, Interleave: kindContinuous},
 		{Name: "latency idle", Kind: kindLatency, Duration: lat, Rate: 200, Workers: 1, Concurrency: cc},
 		{Name: fmt.Sprintf("grouped %s groups", short(small)), Kind: kindGrouped, Tasks: grp, Groups: small, Workers: 1, Concurrency: cc},
 		{Name: fmt.Sprintf("grouped %s groups", short(big)), Kind: kindGrouped, Tasks: grp, Groups: big, Workers: 1, Concurrency: cc},
 		{Name: "lifo", Kind: kindLIFO, Tasks: lifo, LIFO: true, Workers: 1, Concurrency: cc},
 		{Name: "limit 50, 2 workers", Kind: kindLimit, Tasks: lim, Limit: 50, Workers: 2, Concurrency: cc},
-	}...)
+	}
 	for _, b := range backlogs {
 		list = append(list, scenario{Name: "backlog " + short(b), Kind: kindScaling, Tasks: b, Workers: 1, Concurrency: cc})
 	}
@@ -176,7 +166,10 @@ func scenarios(c config) []scenario {
 		list = append(list, scenario{Name: fmt.Sprintf("concurrency %d", w), Kind: kindScaling, Tasks: concN, Workers: 1, Concurrency: w})
 	}
 	if len(c.only) > 0 {
-		list = slices.DeleteFunc(list, func(s scenario) bool { return !slices.Contains(c.only, s.Kind) })
+		// The River-shaped rows run only with River's, which they are compared with.
+		list = slices.DeleteFunc(list, func(s scenario) bool {
+			return !slices.Contains(c.only, s.Kind) || s.RiverShape && !slices.Contains(c.only, kindRiver)
+		})
 	}
 	// One raw baseline per concurrency in use, with the burn-down's backlog.
 	var seen []int

@@ -46,7 +46,9 @@ type scenario struct {
 	// call while fewer than Backlog are waiting (0: 4 x Concurrency + 100 and 100).
 	Backlog       int `json:"backlog,omitempty"`
 	ProducerBatch int `json:"producer_batch,omitempty"`
-	Runs          int `json:"runs"`
+	// RiverShape marks PGTQ's rows in the shape of River's bench, which run only when River's rows do.
+	RiverShape bool `json:"river_shape,omitempty"`
+	Runs       int  `json:"runs"`
 	// Interleave names a set of consecutive scenarios whose runs alternate (PGTQ's burn-down and River's):
 	// run 1 of each, then run 2 of each, so that both see the machine in the same state.
 	Interleave string `json:"interleave,omitempty"`
