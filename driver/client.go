@@ -1,6 +1,7 @@
 // Package driver is PGTQ's Go client: the only Go code that writes SQL. Every method calls one function of
 // schema pgtq (installed by package migrate), so Go producers, workers, psql sessions and database triggers
-// all get the same guarantees.
+// all get the same guarantees. The one exception, CompleteAndRead, calls two (complete, then read) in one
+// transaction, so that a worker commits its finished tasks and claims the next ones at once.
 //
 // A Client wraps a *pgxpool.Pool:
 //

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/pgtq/pgtq/driver"
@@ -13,6 +14,11 @@ const (
 	// completeLinger is how long the completer waits for more completions before a flush while other
 	// tasks are still running: a few ms of delay on the archive buys one commit for many tasks.
 	completeLinger = 2 * time.Millisecond
+	// completeHold is how long the completer leaves the completions of a queue with a backlog to the next
+	// read of that queue, which commits them with its claim (readCompleting). That read comes once enough
+	// slots are free (at most claimLinger after the first) and an earlier read returned; only if it does
+	// not come in time (say a long-running handler holds most slots) does the completer send them itself.
+	completeHold = 25 * time.Millisecond
 )
 
 // completion asks the completer to complete one task.
@@ -24,70 +30,163 @@ type completion struct {
 	// r is the task's attempt, for the lifecycle hooks; dur is how long its handler ran.
 	r   *running
 	dur time.Duration
+	// retried is set when an earlier try may have committed (a read that carried the completion lost its
+	// connection): a later "not leased" answer then means that try completed the task.
+	retried bool
+}
+
+// pendingCompletions are the successful tasks waiting for their completion, by queue. The completer
+// flushes them when they are due (takeDue); a read of a queue that starts before takes that queue's along
+// (readCompleting), so that one commit completes the finished tasks and claims their successors.
+type pendingCompletions struct {
+	mu     sync.Mutex
+	byProc map[*procState][]completion
+	since  map[*procState]time.Time // when the oldest pending completion of the queue arrived
+	n      int
+}
+
+func (pc *pendingCompletions) add(c completion) {
+	pc.mu.Lock()
+	if pc.byProc == nil {
+		pc.byProc, pc.since = map[*procState][]completion{}, map[*procState]time.Time{}
+	}
+	if len(pc.byProc[c.ps]) == 0 {
+		pc.since[c.ps] = time.Now()
+	}
+	pc.byProc[c.ps] = append(pc.byProc[c.ps], c)
+	pc.n++
+	pc.mu.Unlock()
+}
+
+// take removes and returns up to max completions of ps (of every queue when ps is nil).
+func (pc *pendingCompletions) take(ps *procState, max int) []completion {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	var out []completion
+	for p := range pc.byProc {
+		if ps == nil || p == ps {
+			out = pc.takeLocked(p, out, max)
+		}
+	}
+	return out
+}
+
+// takeLocked appends up to max-len(out) completions of p to out and removes them.
+func (pc *pendingCompletions) takeLocked(p *procState, out []completion, max int) []completion {
+	items := pc.byProc[p]
+	k := min(len(items), max-len(out))
+	out = append(out, items[:k]...)
+	if k == len(items) {
+		delete(pc.byProc, p)
+		delete(pc.since, p)
+	} else {
+		pc.byProc[p] = items[k:] // the rest keeps its since: it is due at once
+	}
+	pc.n -= k
+	return out
+}
+
+// takeDue removes and returns the completions due at now, up to completeBatchMax, and otherwise reports
+// how long until the first is due (0 when none is pending). A queue's completions are due at once when
+// nothing else runs and the queue has no backlog, completeLinger after the first of them while handlers
+// run (more will join them), and completeHold after it when the queue has a backlog (its next read takes
+// them along); and all are due once completeBatchMax are pending.
+func (pc *pendingCompletions) takeDue(now time.Time, busy bool) ([]completion, time.Duration) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	var out []completion
+	var wait time.Duration
+	for p := range pc.byProc {
+		var delay time.Duration
+		switch {
+		case pc.n >= completeBatchMax:
+		case p.backlog.Load():
+			delay = completeHold
+		case busy:
+			delay = completeLinger
+		}
+		if left := pc.since[p].Add(delay).Sub(now); left > 0 {
+			if wait == 0 || left < wait {
+				wait = left
+			}
+			continue
+		}
+		if out = pc.takeLocked(p, out, completeBatchMax); len(out) == completeBatchMax {
+			break
+		}
+	}
+	return out, wait
+}
+
+// collectCompletions moves the completions handed over so far from the channel into w.pending.
+func (w *Worker) collectCompletions() {
+	for {
+		select {
+		case c := <-w.completions:
+			w.pending.add(c)
+		default:
+			return
+		}
+	}
 }
 
 // completer completes tasks in batches (group commit) until stop is closed. Executors hand it their
-// successful tasks and return at once, so a task's slot is free as soon as its handler returns and the
-// commit of its completion overlaps the next claim (they run on different pool connections). It takes the
-// first pending completion, lingers up to completeLinger for more while other tasks still run (an idle
-// worker's single completion goes out at once), and sends everything in one array pgtq.complete per
-// queue; completions arriving during a flush share the next one. A flush that fails for a transient reason
-// is retried (see ack.go) while the next completions wait. On stop it flushes everything pending before
-// returning, so Run never returns with a finished task left uncompleted.
+// successful tasks and return at once, so a task's slot is free as soon as its handler returns. It sends
+// the pending completions of a queue when they are due (see pendingCompletions.takeDue) in one array
+// pgtq.complete per queue; completions arriving during a flush share the next one. Those of a queue
+// with a backlog are usually taken along by the queue's next read first (readCompleting), so that the
+// claim and the completions share one commit. A flush that fails for a transient reason is retried (see
+// ack.go) while the next completions wait. On stop it flushes everything pending before returning, so
+// Run never returns with a finished task left uncompleted.
 func (w *Worker) completer(stop <-chan struct{}) {
-	linger := time.NewTimer(0)
-	defer linger.Stop()
-	<-linger.C
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
 	for {
-		var batch []completion
+		w.collectCompletions()
+		batch, wait := w.pending.takeDue(time.Now(), w.busy())
+		if len(batch) > 0 {
+			w.flush(batch)
+			continue
+		}
+		var due <-chan time.Time
+		if wait > 0 {
+			timer.Reset(wait)
+			due = timer.C
+		}
 		select {
 		case c := <-w.completions:
-			batch = append(batch, c)
+			w.pending.add(c)
+		case <-w.pendingBack:
+		case <-due:
 		case <-stop:
 			for {
-				rest := w.drainCompletions(nil)
+				w.collectCompletions()
+				rest := w.pending.take(nil, completeBatchMax)
 				if len(rest) == 0 {
 					return
 				}
 				w.flush(rest)
 			}
 		}
-		batch = w.drainCompletions(batch)
-		if len(batch) < completeBatchMax && w.busy() {
-			linger.Reset(completeLinger)
-		collect:
-			for len(batch) < completeBatchMax {
-				select {
-				case c := <-w.completions:
-					batch = append(batch, c)
-				case <-linger.C:
-					break collect
-				case <-stop:
-					break collect // the loop's next turn sees stop and flushes the rest
-				}
-			}
-			if !linger.Stop() {
-				select { // drain a fire that raced with Stop so that the next Reset starts clean
-				case <-linger.C:
-				default:
-				}
+		if due != nil && !timer.Stop() {
+			select { // drain a fire that raced with Stop so that the next Reset starts clean
+			case <-timer.C:
+			default:
 			}
 		}
-		w.flush(batch)
 	}
 }
 
-// drainCompletions appends the completions pending right now to batch, up to completeBatchMax.
-func (w *Worker) drainCompletions(batch []completion) []completion {
-	for len(batch) < completeBatchMax {
-		select {
-		case c := <-w.completions:
-			batch = append(batch, c)
-		default:
-			return batch
-		}
+// requeueCompletions gives the completer back completions that a read took along and could not send.
+func (w *Worker) requeueCompletions(items []completion) {
+	for _, c := range items {
+		w.pending.add(c)
 	}
-	return batch
+	select {
+	case w.pendingBack <- struct{}{}:
+	default:
+	}
 }
 
 // busy reports whether any handler is running (more completions are on their way).
@@ -138,17 +237,7 @@ func (w *Worker) completeQueue(ps *procState, items []completion) {
 		timedOut := ctx.Err() != nil
 		cancel()
 		if err == nil {
-			ids := make(map[int64]bool, len(done))
-			for _, id := range done {
-				ids[id] = true
-			}
-			for _, c := range items {
-				if !ids[c.ref.MsgID] {
-					w.notCompleted(c, tries > 1)
-				} else if w.hooked(ps) {
-					w.emit(context.Background(), ps, Event{Kind: EventCompleted, Task: c.r.info, Duration: c.dur})
-				}
-			}
+			w.completed(ps, items, done, tries > 1)
 			return
 		}
 		if !ackRetryable(err, timedOut) {
@@ -181,6 +270,22 @@ func (w *Worker) completeQueue(ps *procState, items []completion) {
 	}
 }
 
+// completed reports the outcome of completing items, of which the tasks done were completed; retried
+// tells that an earlier try of this statement may have committed.
+func (w *Worker) completed(ps *procState, items []completion, done []int64, retried bool) {
+	ids := make(map[int64]bool, len(done))
+	for _, id := range done {
+		ids[id] = true
+	}
+	for _, c := range items {
+		if !ids[c.ref.MsgID] {
+			w.notCompleted(c, retried || c.retried)
+		} else if w.hooked(ps) {
+			w.emit(context.Background(), ps, Event{Kind: EventCompleted, Task: c.r.info, Duration: c.dur})
+		}
+	}
+}
+
 // completeOne completes one task (the fallback of a batch that failed for good), with retries.
 func (w *Worker) completeOne(c completion) {
 	q := c.ps.p.queue
@@ -196,7 +301,7 @@ func (w *Worker) completeOne(c completion) {
 	case err != nil:
 		log.Error("pgtq: complete failed; the task will run again after its lease", "tries", tries, "error", err)
 	case !ok:
-		w.notCompleted(c, tries > 1)
+		w.notCompleted(c, tries > 1 || c.retried)
 	case w.hooked(c.ps):
 		w.emit(context.Background(), c.ps, Event{Kind: EventCompleted, Task: c.r.info, Duration: c.dur})
 	}

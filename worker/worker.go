@@ -10,10 +10,13 @@
 // Every state change is one call of a pgtq SQL function; the worker never writes SQL itself.
 //
 // Throughput: tasks run on long-lived goroutines, one per slot (started as needed, at most ConcurrencyLimit,
-// ended by shutdown), not on a new goroutine each. A slot is free as soon as its handler returns. Successful
-// tasks go to a completer that commits them in batches (the array form of pgtq.complete, every few ms) on its
-// own pool connection, while the claim loop reads up to the free slots in one pgtq.read, waiting a moment
-// (claimLinger) for half of the slots to free up while others still run. Up to claimsInFlightMax reads run at
+// ended by shutdown), not on a new goroutine each. A slot is free as soon as its handler returns. The claim
+// loop reads up to the free slots in one pgtq.read, waiting a moment (claimLinger) for half of the slots to
+// free up while others still run. Successful tasks wait for their completion (the array form of
+// pgtq.complete): the next read of their queue takes them along, completing them and claiming their
+// successors in one transaction and one commit (driver.CompleteAndRead); a completer on its own pool
+// connection commits those that no read took within a few ms (see pendingCompletions.takeDue), as when the
+// queue has run dry or a failed read handed them back. Up to claimsInFlightMax reads run at
 // once (one per grouped queue), so the slots freed during one read's round trip and commit are claimed by the
 // next instead of waiting for it (SKIP LOCKED keeps the reads apart; strict groups and queue limits are
 // enforced by the database). The next due time of delayed work is looked up after a short read, at most every
@@ -204,7 +207,9 @@ type Worker struct {
 	// shutdownDeadline is set when Run's ctx ends: ShutdownTimeout later, acknowledgements stop retrying.
 	shutdownDeadline atomic.Pointer[time.Time]
 
-	completions chan completion // to the completer
+	completions chan completion    // to the completer
+	pending     pendingCompletions // taken from completions, not yet sent (see completer)
+	pendingBack chan struct{}      // buffered(1): a read gave completions back to the completer
 
 	claimed  chan claimResult // reads in flight report here (capacity claimsInFlightMax: never blocks)
 	claims   sync.WaitGroup   // reads in flight
@@ -233,6 +238,9 @@ type procState struct {
 	p        *Processor
 	readOpts *driver.ReadOptions // fixed per processor: built once, not on every claim
 	dirty    atomic.Bool         // there may be claimable work
+	// backlog: the last read came back full, so another read follows as soon as slots are free; the
+	// completer leaves this queue's completions to it for up to completeHold (see pendingCompletions.takeDue).
+	backlog atomic.Bool
 	// Guarded by Worker.mu:
 	due time.Time // earliest known future vt (delayed task or retry); zero when none
 	// Used by the dispatcher goroutine only:
@@ -275,6 +283,7 @@ func New(client *driver.Client, opts *Options) (*Worker, error) {
 
 		// Room for a few flushes' worth: executors block (backpressure) only when the completer lags far behind.
 		completions: make(chan completion, max(2*o.ConcurrencyLimit, completeBatchMax)),
+		pendingBack: make(chan struct{}, 1),
 		claimed:     make(chan claimResult, claimsInFlightMax),
 	}
 	if n := client.Pool().Config().MaxConns; n < PoolConnsMin {
@@ -569,7 +578,8 @@ func (w *Worker) claim(ctx, taskCtx context.Context, round int) {
 	}
 }
 
-// read claims up to slots tasks of ps's queue and starts them; slots it did not fill are free again.
+// read claims up to slots tasks of ps's queue and starts them; slots it did not fill are free again. It
+// takes the queue's pending completions along (readCompleting).
 func (w *Worker) read(ctx, taskCtx context.Context, ps *procState, slots int) claimResult {
 	p := ps.p
 	// The read is not cancelled by shutdown: a claim that committed while the client gave up would leave
@@ -577,7 +587,7 @@ func (w *Worker) read(ctx, taskCtx context.Context, ps *procState, slots int) cl
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
 	// Leases end no earlier than lease after the read began, by the local clock.
 	leaseEnd := time.Now().Add(p.lease)
-	tasks, err := w.client.Read(rctx, p.queue, slots, p.lease, ps.readOpts)
+	tasks, completed, done, err := w.readCompleting(rctx, ps, slots)
 	cancel()
 	if err == nil && ctx.Err() != nil {
 		for _, t := range tasks {
@@ -589,7 +599,48 @@ func (w *Worker) read(ctx, taskCtx context.Context, ps *procState, slots int) cl
 	for _, t := range tasks {
 		w.start(taskCtx, ps, t, leaseEnd)
 	}
+	if len(completed) > 0 {
+		w.completed(ps, completed, done, false)
+	}
 	return claimResult{ps: ps, slots: slots, got: len(tasks), err: err}
+}
+
+// readCompleting claims up to slots tasks of ps's queue. When completions of the queue are pending, it
+// sends them with the claim (driver.CompleteAndRead: one commit for both, where the completer would have
+// committed them on its own a moment later) and returns them with the msg_ids completed. If that fails,
+// nothing was completed (unless the connection was lost after the commit, which the completer's retry
+// then recognises): the completions go back to the completer and the claim is made on its own.
+func (w *Worker) readCompleting(ctx context.Context, ps *procState, slots int) (tasks []driver.Task,
+	completed []completion, done []int64, err error) {
+	p := ps.p
+	w.collectCompletions()
+	if items := w.pending.take(ps, completeBatchMax); len(items) > 0 {
+		refs := make([]driver.TaskRef, len(items))
+		for i, c := range items {
+			refs[i] = c.ref
+		}
+		done, tasks, err = w.client.CompleteAndRead(ctx, p.queue, refs, slots, p.lease, ps.readOpts)
+		if err == nil {
+			return tasks, items, done, nil
+		}
+		unknown := ackRetryable(err, ctx.Err() != nil)
+		for i := range items {
+			items[i].retried = items[i].retried || unknown
+		}
+		w.requeueCompletions(items)
+		if unknown {
+			// As the completer's own retry would say (it retries these now).
+			w.log.Warn("pgtq: complete failed; retrying", "queue", p.queue, "tasks", len(items), "error", err)
+		} else {
+			// A bad entry or a dropped queue: the completer's flush reports each task.
+			w.log.Debug("pgtq: read with completions failed; claiming alone", "queue", p.queue, "error", err)
+		}
+		if ctx.Err() != nil {
+			return nil, nil, nil, err
+		}
+	}
+	tasks, err = w.client.Read(ctx, p.queue, slots, p.lease, ps.readOpts)
+	return tasks, nil, nil, err
 }
 
 // claimFinished takes the report of a read on the dispatcher goroutine: it backs off after an error, marks
@@ -600,6 +651,7 @@ func (w *Worker) claimFinished(ctx context.Context, res claimResult) {
 	ps := res.ps
 	ps.reads--
 	ps.lastFull = res.err == nil && res.got == res.slots
+	ps.backlog.Store(ps.lastFull && ctx.Err() == nil)
 	if res.err != nil {
 		ps.dirty.Store(true)
 		if ctx.Err() != nil {

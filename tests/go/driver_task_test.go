@@ -180,6 +180,92 @@ func TestDriverCompleteMany(t *testing.T) {
 	require.Empty(t, done)
 }
 
+// TestDriverCompleteAndRead checks that CompleteAndRead completes and claims in one transaction (the archive
+// row of the completed task and the claimed task's row carry the same xmin), that the claim sees what the
+// completion freed (a strict group's next task comes back in the same call), that stale tokens are left out
+// while the claim still happens, and that an error leaves nothing completed and nothing claimed.
+func TestDriverCompleteAndRead(t *testing.T) {
+	t.Parallel()
+	b := setupDriver(t)
+
+	t.Run("OneTransaction", func(t *testing.T) {
+		queue := b.newQueue(t, false)
+		_, err := b.client.EnqueueBatch(b.ctx, queue, []any{map[string]any{"a": 1}, map[string]any{"a": 2},
+			map[string]any{"a": 3}}, nil)
+		require.NoError(t, err)
+		first, err := b.client.Read(b.ctx, queue, 2, time.Minute, nil)
+		require.NoError(t, err)
+		require.Len(t, first, 2)
+
+		refs := []driver.TaskRef{
+			{MsgID: first[0].MsgID, Attempt: first[0].Attempt},
+			{MsgID: first[1].MsgID, Attempt: first[1].Attempt + 1}, // stale token: left alone
+		}
+		done, next, err := b.client.CompleteAndRead(b.ctx, queue, refs, 5, time.Minute, nil)
+		require.NoError(t, err)
+		require.Equal(t, []int64{first[0].MsgID}, done)
+		require.Len(t, next, 1, "the one task left claimed, the stale one still leased")
+		var archived, claimed string
+		require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT xmin::text FROM pgmq.a_`+queue+` WHERE msg_id = $1`,
+			first[0].MsgID).Scan(&archived))
+		require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT xmin::text FROM pgmq.q_`+queue+` WHERE msg_id = $1`,
+			next[0].MsgID).Scan(&claimed))
+		require.Equal(t, archived, claimed, "completion and claim committed as one transaction")
+
+		// No refs: a plain read.
+		done, next, err = b.client.CompleteAndRead(b.ctx, queue, nil, 5, time.Minute, nil)
+		require.NoError(t, err)
+		require.Empty(t, done)
+		require.Empty(t, next)
+	})
+
+	t.Run("ClaimSeesFreedGroup", func(t *testing.T) {
+		queue := b.newQueue(t, false)
+		g := &driver.EnqueueOptions{Group: "g"}
+		a := b.enqueue(t, queue, map[string]any{"n": 1}, g)
+		c := b.enqueue(t, queue, map[string]any{"n": 2}, g)
+		grouped := &driver.ReadOptions{Grouped: true}
+		tasks, err := b.client.Read(b.ctx, queue, 5, time.Minute, grouped)
+		require.NoError(t, err)
+		require.Len(t, tasks, 1)
+		require.Equal(t, a, tasks[0].MsgID)
+		tasks, err = b.client.Read(b.ctx, queue, 5, time.Minute, grouped)
+		require.NoError(t, err)
+		require.Empty(t, tasks, "the group is busy")
+
+		done, next, err := b.client.CompleteAndRead(b.ctx, queue, []driver.TaskRef{{MsgID: a, Attempt: 1}}, 5,
+			time.Minute, grouped)
+		require.NoError(t, err)
+		require.Equal(t, []int64{a}, done)
+		require.Len(t, next, 1, "the group's next task, freed by the completion in the same call")
+		require.Equal(t, c, next[0].MsgID)
+	})
+
+	t.Run("ErrorsChangeNothing", func(t *testing.T) {
+		queue := b.newQueue(t, false)
+		id := b.enqueue(t, queue, map[string]any{"n": 1}, nil)
+		b.enqueue(t, queue, map[string]any{"n": 2}, nil)
+		tk := b.readOne(t, queue, nil)
+		require.Equal(t, id, tk.MsgID)
+		ref := []driver.TaskRef{{MsgID: tk.MsgID, Attempt: tk.Attempt}}
+
+		_, _, err := b.client.CompleteAndRead(b.ctx, queue, []driver.TaskRef{{MsgID: id, Attempt: 0}}, 1, time.Minute, nil)
+		require.ErrorIs(t, err, driver.ErrInvalidArgument)
+		require.ErrorContains(t, err, "attempt")
+		_, _, err = b.client.CompleteAndRead(b.ctx, queue, ref, 0, time.Minute, nil)
+		require.ErrorIs(t, err, driver.ErrInvalidArgument)
+		require.ErrorContains(t, err, "qty")
+		_, _, err = b.client.CompleteAndRead(b.ctx, "no_such_queue", ref, 1, time.Minute, nil)
+		require.ErrorIs(t, err, driver.ErrQueueNotFound)
+		// The read fails on the server after the completion ran (pgtq.read takes at most 10,000): both roll back.
+		_, _, err = b.client.CompleteAndRead(b.ctx, queue, ref, 10001, time.Minute, nil)
+		require.ErrorIs(t, err, driver.ErrInvalidArgument)
+		require.ErrorContains(t, err, "qty must be between 1 and 10000")
+		require.EqualValues(t, 2, b.queueRows(t, queue), "nothing completed")
+		require.EqualValues(t, 1, b.count(t, `SELECT count(*) FROM pgmq.q_`+queue+` WHERE read_ct > 0`), "nothing claimed")
+	})
+}
+
 func TestDriverFail(t *testing.T) {
 	t.Parallel()
 	b := setupDriver(t)

@@ -2,6 +2,7 @@ package gotest
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -60,9 +61,11 @@ func (b *workerBundle) calls(t *testing.T, pool *pgxpool.Pool, appName string) f
 	return c
 }
 
-// TestWorkerBatchesClaimsAndCompletions drains a backlog with no-op handlers and checks from the database's
-// own call counts that every completion went through the array form of pgtq.complete, several tasks per
-// call, and that claims read several tasks each instead of one per finished task.
+// TestWorkerBatchesClaimsAndCompletions drains a backlog with near no-op handlers and checks from the
+// database's own call counts that every completion went through the array form of pgtq.complete, several
+// tasks per call, and that claims read several tasks each instead of one per finished task. Each handler
+// notes the transaction that claimed its task (its row's xmin): claims that committed finished tasks
+// with them (an archive row of the same transaction) show that completions ride along with the claims.
 func TestWorkerBatchesClaimsAndCompletions(t *testing.T) {
 	t.Parallel()
 	const tasks, concurrency = 300, 16
@@ -78,7 +81,21 @@ func TestWorkerBatchesClaimsAndCompletions(t *testing.T) {
 	require.NoError(t, err)
 
 	var handled atomic.Int64
-	p := worker.NewProcessor(q, func(context.Context, numPayload) error { handled.Add(1); return nil }, nil)
+	var claimMu sync.Mutex
+	claimTx := map[string]bool{} // xmin of a claimed task's row: the claim's transaction
+	p := worker.NewProcessor(q, func(ctx context.Context, _ numPayload) error {
+		handled.Add(1)
+		info, _ := worker.TaskFromContext(ctx)
+		var xmin string
+		if err := b.pool.QueryRow(ctx, `SELECT xmin::text FROM `+table("q", q)+` WHERE msg_id = $1`,
+			info.MsgID).Scan(&xmin); err != nil {
+			return err
+		}
+		claimMu.Lock()
+		claimTx[xmin] = true
+		claimMu.Unlock()
+		return nil
+	}, nil)
 	w, err := worker.New(client, &worker.Options{Processors: []*worker.Processor{p}, ConcurrencyLimit: concurrency,
 		Logger: testLogger(t)})
 	require.NoError(t, err)
@@ -97,6 +114,15 @@ func TestWorkerBatchesClaimsAndCompletions(t *testing.T) {
 	require.Positive(t, c.completeMany)
 	require.LessOrEqual(t, c.completeMany, int64(tasks/4), "completions were not batched")
 	require.LessOrEqual(t, c.read, int64(tasks/4), "claims were not batched")
+
+	var completing int
+	for xmin := range claimTx {
+		if b.count(t, `SELECT count(*) FROM `+table("a", q)+` WHERE xmin::text = $1`, xmin) > 0 {
+			completing++
+		}
+	}
+	t.Logf("%d claim transactions, %d of them also completed tasks", len(claimTx), completing)
+	require.Positive(t, completing, "no claim committed a completion with it")
 }
 
 // TestWorkerBusyLooksUpDueTimesSparingly keeps a worker busy with one long task while single tasks arrive
