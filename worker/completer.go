@@ -58,6 +58,15 @@ func (pc *pendingCompletions) add(c completion) {
 	pc.mu.Unlock()
 }
 
+// dueNow makes the pending completions of ps due at once.
+func (pc *pendingCompletions) dueNow(ps *procState) {
+	pc.mu.Lock()
+	if _, ok := pc.since[ps]; ok {
+		pc.since[ps] = time.Time{}
+	}
+	pc.mu.Unlock()
+}
+
 // take removes and returns up to max completions of ps (of every queue when ps is nil).
 func (pc *pendingCompletions) take(ps *procState, max int) []completion {
 	pc.mu.Lock()
@@ -178,10 +187,14 @@ func (w *Worker) completer(stop <-chan struct{}) {
 	}
 }
 
-// requeueCompletions gives the completer back completions that a read took along and could not send.
+// requeueCompletions gives the completer back completions that a read took along and could not send. They
+// are due at once: another read would only try them again.
 func (w *Worker) requeueCompletions(items []completion) {
 	for _, c := range items {
 		w.pending.add(c)
+	}
+	if len(items) > 0 {
+		w.pending.dueNow(items[0].ps)
 	}
 	select {
 	case w.pendingBack <- struct{}{}:

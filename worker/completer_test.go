@@ -48,6 +48,11 @@ func TestPendingCompletionsDue(t *testing.T) {
 	batch, _ = pc.takeDue(time.Now().Add(completeLinger), true)
 	require.Len(t, batch, 1)
 
+	add(backlog, 2)
+	pc.dueNow(backlog)
+	batch, _ = pc.takeDue(time.Now(), true)
+	require.Len(t, batch, 2, "given back by a failed read: due at once, backlog or not")
+
 	add(backlog, completeBatchMax)
 	batch, wait = pc.takeDue(time.Now(), true)
 	require.Len(t, batch, completeBatchMax, "a full batch is due at once")
